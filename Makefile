@@ -1,0 +1,41 @@
+# Fleetwatch: `make serve` runs the hub on SQLite, `make test` runs every gate and test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SERVE_ARGS ?=
+
+.PHONY: serve test lint format bench clean
+
+$(BIN)/fleetwatch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test-deps: $(BIN)/fleetwatch pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@
+
+$(VENV): $(BIN)/fleetwatch
+
+serve: $(BIN)/fleetwatch
+	$(BIN)/fleetwatch serve $(SERVE_ARGS)
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format: $(VENV)/.test-deps
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(VENV)/.test-deps lint
+	bash scripts/ensure_postgres.sh
+	$(BIN)/pytest
+
+bench: $(VENV)/.test-deps
+	$(BIN)/python bench/glances_api.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

@@ -1,0 +1,57 @@
+"""Errors that carry their HTTP status; each API family renders them in its own shape.
+
+ApiError                 status + message
+ +-- BadRequest          400: a malformed parameter (names it)
+ +-- Unauthorized        401: no or bad credentials
+ +-- Forbidden           403: a missing permission (names it)
+ +-- NotFound            404: an unknown plugin, item, pid, object
+ +-- MethodNotAllowed    405
+ +-- PayloadTooLarge     413
+ +-- ServiceUnavailable  503: overloaded or storage unavailable (carries Retry-After)
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+
+    def __init__(self, message: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,0 +1,86 @@
+"""The ``fleetwatch`` command: subcommands parse, build and hand over; no logic here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from fleetwatch import __version__
+from fleetwatch.config import ConfigError, load_config
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def fail(message: str) -> None:
+    click.echo(f"fleetwatch: error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="fleetwatch")
+def main() -> None:
+    """Fleetwatch: a self-hosted monitoring hub with a Glances-compatible API."""
+
+
+@main.command()
+@click.option("--bind", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="TCP port (default 61208; 0 picks a free one).")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="State directory.")
+@click.option(
+    "--database", help="sqlite:///path or postgresql://... (default: SQLite in data dir)."
+)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--refresh", type=float, help="Seconds between collections (default 2).")
+@click.option("--url-prefix", help="Serve every route under this path, e.g. /glances/.")
+@click.option("--disable-webui", is_flag=True, default=None, help="Do not serve the dashboard.")
+@click.option("--certfile", help="PEM certificate: serve HTTPS.")
+@click.option("--keyfile", help="PEM private key for --certfile.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def serve(
+    bind: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    database: str | None,
+    config_path: Path | None,
+    refresh: float | None,
+    url_prefix: str | None,
+    disable_webui: bool | None,
+    certfile: str | None,
+    keyfile: str | None,
+    verbose: bool,
+) -> None:
+    """Run the hub: collect local stats and serve the API."""
+    from fleetwatch.app import build_hub  # noqa: PLC0415 - keeps `fleetwatch --help` fast
+    from fleetwatch.server import StartError  # noqa: PLC0415
+    from fleetwatch.server import serve as run_server  # noqa: PLC0415
+
+    _setup_logging(verbose)
+    flags: dict[tuple[str, str], Any] = {
+        ("server", "bind"): bind,
+        ("server", "port"): port,
+        ("server", "refresh"): refresh,
+        ("server", "url_prefix"): url_prefix,
+        ("server", "disable_webui"): disable_webui,
+        ("server", "certfile"): certfile,
+        ("server", "keyfile"): keyfile,
+        ("storage", "data_dir"): str(data_dir) if data_dir is not None else None,
+        ("storage", "database"): database,
+    }
+    try:
+        config = load_config(config_path, flags=flags)
+        if config.refresh <= 0:
+            raise ConfigError("--refresh must be a positive number of seconds")
+        hub = build_hub(config)
+        run_server(hub)
+    except (ConfigError, StartError, ValueError) as exc:
+        fail(str(exc))

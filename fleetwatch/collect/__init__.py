@@ -1,0 +1,1 @@
+"""Local measurement: one module per Glances plugin, each with an injectable data source."""

@@ -1,0 +1,86 @@
+"""Every plugin name of the Glances API v4, and the collector that serves each here."""
+
+from __future__ import annotations
+
+from fleetwatch.collect.base import Collector, EmptyCollector
+from fleetwatch.collect.connections import ConnectionsCollector
+from fleetwatch.collect.core import CoreCollector
+from fleetwatch.collect.cpu import CpuCollector
+from fleetwatch.collect.diskio import DiskioCollector
+from fleetwatch.collect.fs import FsCollector
+from fleetwatch.collect.ip import IpCollector
+from fleetwatch.collect.irq import IrqCollector
+from fleetwatch.collect.load import LoadCollector
+from fleetwatch.collect.mem import MemCollector
+from fleetwatch.collect.memswap import MemswapCollector
+from fleetwatch.collect.network import NetworkCollector
+from fleetwatch.collect.percpu import PercpuCollector
+from fleetwatch.collect.processes import (
+    ProcesscountCollector,
+    ProcesslistCollector,
+    ProgramlistCollector,
+)
+from fleetwatch.collect.quicklook import QuicklookCollector
+from fleetwatch.collect.scalars import (
+    HelpCollector,
+    NowCollector,
+    PsutilVersionCollector,
+    UptimeCollector,
+    VersionCollector,
+)
+from fleetwatch.collect.system import SystemCollector
+from fleetwatch.model.plugin import PluginSpec
+
+# The reference's ``pluginslist``, in its order.
+PLUGIN_NAMES = (
+    "alert", "amps", "cloud", "connections", "containers", "core", "cpu", "diskio", "folders",
+    "fs", "gpu", "help", "ip", "irq", "load", "mem", "memswap", "network", "now", "percpu",
+    "ports", "processcount", "processlist", "programlist", "psutilversion", "quicklook", "raid",
+    "sensors", "smart", "system", "uptime", "version", "vms", "wifi",
+)  # fmt: skip
+
+# Plugins answered with Glances' own "nothing here" value until they are gathered.
+NOT_GATHERED: dict[str, PluginSpec] = {
+    "alert": PluginSpec("alert", "list"),
+    "amps": PluginSpec("amps", "list", key="name"),
+    "cloud": PluginSpec("cloud", "dict"),
+    "containers": PluginSpec("containers", "list", key="name"),
+    "folders": PluginSpec("folders", "list", key="path"),
+    "gpu": PluginSpec("gpu", "list", key="gpu_id"),
+    "ports": PluginSpec("ports", "list", key="indice"),
+    "raid": PluginSpec("raid", "dict"),
+    "sensors": PluginSpec("sensors", "list", key="label"),
+    "smart": PluginSpec("smart", "dict"),
+    "vms": PluginSpec("vms", "dict"),
+    "wifi": PluginSpec("wifi", "list", key="ssid"),
+}
+
+
+def build_collectors() -> list[Collector]:
+    """All collectors in dependency order: the ones that reuse others' results come last."""
+    gathered: list[Collector] = [
+        CpuCollector(),
+        PercpuCollector(),
+        CoreCollector(),
+        LoadCollector(),
+        MemCollector(),
+        MemswapCollector(),
+        SystemCollector(),
+        UptimeCollector(),
+        VersionCollector(),
+        PsutilVersionCollector(),
+        NowCollector(),
+        HelpCollector(),
+        ProcesslistCollector(),
+        ProcesscountCollector(),
+        ProgramlistCollector(),
+        FsCollector(),
+        DiskioCollector(),
+        NetworkCollector(),
+        IpCollector(),
+        IrqCollector(),
+        ConnectionsCollector(),
+        QuicklookCollector(),
+    ]
+    empty: list[Collector] = [EmptyCollector(spec) for spec in NOT_GATHERED.values()]
+    return gathered + empty

@@ -1,0 +1,249 @@
+"""Typed settings, declared once: defaults < TOML file < environment < command-line flags.
+
+Every key is also settable as ``FLEETWATCH_<SECTION>_<KEY>``. Plugin sections (``[cpu]``,
+``[fs]``...) hold Glances-style limits without the plugin prefix (``total_careful = 70``).
+An unknown section or key, or a value of the wrong type, stops the start with one line that
+names it. No value is ever run as a command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fleetwatch.model.limits import GLANCES_DEFAULTS, coerce_limit
+
+ENV_PREFIX = "FLEETWATCH_"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded as the one line the CLI prints."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    section: str
+    key: str
+    kind: type
+    default: Any
+    help: str
+    secret: bool = False
+    env: str | None = None  # a contract name besides FLEETWATCH_<SECTION>_<KEY>
+
+
+def _default_data_dir() -> str:
+    return str(Path.home() / ".local" / "share" / "fleetwatch")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("server", "bind", str, "127.0.0.1", "Address to listen on."),
+    Setting("server", "port", int, 61208, "TCP port (Glances' port: its clients need no change)."),
+    Setting("server", "url_prefix", str, "", "Serve every route under this path, e.g. /glances/."),
+    Setting("server", "refresh", float, 2.0, "Seconds between two collections of local stats."),
+    Setting("server", "disable_webui", bool, False, "Do not serve the web dashboard."),
+    Setting("server", "certfile", str, "", "PEM certificate: serve HTTPS."),
+    Setting("server", "keyfile", str, "", "PEM private key of the certificate."),
+    Setting("server", "max_body_bytes", int, 1_048_576, "Largest request body accepted."),
+    Setting("storage", "data_dir", str, "", "Directory of the SQLite file and other state.",
+            env="FLEETWATCH_HOME"),
+    Setting("storage", "database", str, "", "Database URL: sqlite:///path or postgresql://...",
+            secret=True, env="FLEETWATCH_DATABASE"),
+    Setting("storage", "queue_size", int, 10_000, "Writes waiting for commit before 503."),
+    Setting("collector", "history_size", int, 1200, "Points of history kept per field."),
+)  # fmt: skip
+
+SETTINGS_BY_NAME = {(s.section, s.key): s for s in SETTINGS}
+CORE_SECTIONS = {s.section for s in SETTINGS}
+PLUGIN_SECTIONS = set(GLANCES_DEFAULTS) | {
+    "cloud", "connections", "irq", "raid", "smart", "vms", "fs", "diskio", "network",
+}  # fmt: skip
+PLUGIN_GENERIC_KEYS = {"disable", "hide", "show", "refresh", "alias", "hide_zero"}
+PLUGIN_KEY_PATTERN = re.compile(r".+_(careful|warning|critical|log|action|action_repeat)$")
+SECRET_PATTERN = re.compile(r"password|secret|token", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The effective settings of one hub process."""
+
+    values: dict[str, dict[str, Any]]
+    plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: Path | None = None
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    @property
+    def bind(self) -> str:
+        return str(self.get("server", "bind"))
+
+    @property
+    def port(self) -> int:
+        return int(self.get("server", "port"))
+
+    @property
+    def url_prefix(self) -> str:
+        return normalise_prefix(str(self.get("server", "url_prefix")))
+
+    @property
+    def refresh(self) -> float:
+        return float(self.get("server", "refresh"))
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(str(self.get("storage", "data_dir")) or _default_data_dir()).expanduser()
+
+    @property
+    def database(self) -> str:
+        url = str(self.get("storage", "database"))
+        return url or f"sqlite:///{self.data_dir / 'fleetwatch.sqlite3'}"
+
+    def masked(self) -> dict[str, dict[str, Any]]:
+        """The settings as ``/api/4/config`` shows them: secrets never leave the process."""
+        out: dict[str, dict[str, Any]] = {}
+        for section, values in {**self.values, **self.plugins}.items():
+            shown: dict[str, Any] = {}
+            for key, value in values.items():
+                setting = SETTINGS_BY_NAME.get((section, key))
+                secret = (setting is not None and setting.secret) or SECRET_PATTERN.search(key)
+                shown[key] = mask_url(str(value)) if secret and value else value
+            out[section] = shown
+        return out
+
+
+def normalise_prefix(prefix: str) -> str:
+    """``glances``, ``/glances/`` and ``/glances`` all mean ``/glances``; empty means none."""
+    prefix = prefix.strip().strip("/")
+    return f"/{prefix}" if prefix else ""
+
+
+def mask_url(value: str) -> str:
+    """Hide a password inside a URL, or the whole value when it is not a URL."""
+    match = re.match(r"^([a-z][a-z0-9+.-]*://)([^/@]*@)?(.*)$", value, re.IGNORECASE)
+    if not match:
+        return "********"
+    scheme, userinfo, rest = match.groups()
+    if userinfo and ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":********@"
+    return f"{scheme}{userinfo or ''}{rest}"
+
+
+def _cast(setting: Setting, value: Any, origin: str) -> Any:
+    name = f"{setting.section}.{setting.key}"
+    kind = setting.kind
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        }:
+            return value.lower() in {"1", "true", "yes", "on"}
+        raise ConfigError(f"{origin}: {name} must be true or false, not {value!r}")
+    if kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            return int(value)
+        raise ConfigError(f"{origin}: {name} must be an integer, not {value!r}")
+    if kind is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        try:
+            return float(str(value))
+        except ValueError:
+            raise ConfigError(f"{origin}: {name} must be a number, not {value!r}") from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{origin}: {name} must be a string, not {value!r}")
+    return value
+
+
+def _check_plugin_key(section: str, key: str, origin: str) -> None:
+    known = {k.removeprefix(f"{section}_") for k in GLANCES_DEFAULTS.get(section, {})}
+    if key in known or key in PLUGIN_GENERIC_KEYS or PLUGIN_KEY_PATTERN.fullmatch(key):
+        return
+    raise ConfigError(f"{origin}: unknown key {key!r} in section [{section}]")
+
+
+def _merge(
+    values: dict[str, dict[str, Any]],
+    plugins: dict[str, dict[str, Any]],
+    section: str,
+    key: str,
+    value: Any,
+    origin: str,
+) -> None:
+    if section in CORE_SECTIONS:
+        setting = SETTINGS_BY_NAME.get((section, key))
+        if setting is None:
+            raise ConfigError(f"{origin}: unknown key {key!r} in section [{section}]")
+        values[section][key] = _cast(setting, value, origin)
+    elif section in PLUGIN_SECTIONS:
+        _check_plugin_key(section, key, origin)
+        try:
+            coerce_limit(f"{section}.{key}", value)
+        except ValueError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+        plugins.setdefault(section, {})[key] = value
+    else:
+        raise ConfigError(f"{origin}: unknown section [{section}]")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _split_env(name: str) -> tuple[str, str] | None:
+    rest = name[len(ENV_PREFIX) :].lower()
+    section, sep, key = rest.partition("_")
+    if not sep or section not in CORE_SECTIONS | PLUGIN_SECTIONS:
+        return None
+    return section, key
+
+
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[tuple[str, str], Any] | None = None,
+) -> Config:
+    """Build the effective settings; raises ConfigError with a one-line message."""
+    env = os.environ if env is None else env
+    values: dict[str, dict[str, Any]] = {s: {} for s in CORE_SECTIONS}
+    for s in SETTINGS:
+        values[s.section][s.key] = s.default
+    plugins: dict[str, dict[str, Any]] = {}
+    if path is None and env.get("FLEETWATCH_CONFIG"):
+        path = Path(env["FLEETWATCH_CONFIG"])
+    if path is not None:
+        for section, table in _read_toml(path).items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+            for key, value in table.items():
+                _merge(values, plugins, section, key, value, str(path))
+    for s in SETTINGS:
+        if s.env and s.env in env:
+            values[s.section][s.key] = _cast(s, env[s.env], s.env)
+    for name, value in env.items():
+        if name.startswith(ENV_PREFIX) and (parts := _split_env(name)):
+            _merge(values, plugins, parts[0], parts[1], value, name)
+    for (section, key), value in (flags or {}).items():
+        if value is not None:
+            _merge(values, plugins, section, key, value, f"--{key.replace('_', '-')}")
+    return Config(values=values, plugins=plugins, path=path)

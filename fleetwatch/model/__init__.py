@@ -1,0 +1,1 @@
+"""The statistics schema: field metadata, limits, rates, views and history buffers."""

@@ -1,0 +1,115 @@
+"""Running a hub under uvicorn: socket, TLS, signals, and one-line start-up errors."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import ssl
+from pathlib import Path
+
+import uvicorn
+
+from fleetwatch.app import Hub
+from fleetwatch.store.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+
+class StartError(RuntimeError):
+    """A reason the hub cannot start, worded as the one line the CLI prints."""
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartError(f"port {port} on {host} is already in use") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise StartError(f"cannot bind to {host}: no such local address") from None
+        if exc.errno == errno.EACCES:
+            raise StartError(f"not allowed to bind {host}:{port}") from None
+        raise StartError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def check_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartError(f"data dir {path} is not usable: {exc.strerror}") from None
+
+
+def check_tls(certfile: str, keyfile: str) -> None:
+    if bool(certfile) != bool(keyfile):
+        raise StartError("--certfile and --keyfile go together: give both or neither")
+    if not certfile:
+        return
+    for name, value in (("certificate", certfile), ("key", keyfile)):
+        if not Path(value).is_file():
+            raise StartError(f"TLS {name} file {value} does not exist")
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        raise StartError(f"cannot load TLS certificate {certfile}: {exc}") from None
+
+
+def serve(hub: Hub) -> None:
+    """Serve until SIGTERM or SIGINT; raises StartError for a clear start-up failure."""
+    config = hub.config
+    certfile = str(config.get("server", "certfile"))
+    keyfile = str(config.get("server", "keyfile"))
+    check_tls(certfile, keyfile)
+    if config.database.startswith("sqlite"):
+        check_data_dir(config.data_dir)
+    sock = bind_socket(config.bind, config.port)
+    port = sock.getsockname()[1]
+    scheme = "https" if certfile else "http"
+    uv_config = uvicorn.Config(
+        hub.app,
+        loop="none",
+        interface="asgi3",
+        http="httptools",
+        lifespan="off",
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        log_config=None,
+        ssl_certfile=certfile or None,
+        ssl_keyfile=keyfile or None,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(uv_config)
+
+    async def main() -> None:
+        try:
+            await hub.start()
+        except StoreError as exc:
+            raise StartError(f"cannot open the store {hub.store.url}: {exc}") from None
+        host = f"[{config.bind}]" if ":" in config.bind else config.bind
+        log.info("listening on %s://%s:%d%s/", scheme, host, port, config.url_prefix)
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            await hub.stop()
+
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        runner.run(main())
+
+
+def _loop_factory() -> type[asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop  # noqa: PLC0415 - optional: absent on platforms without a wheel
+    except ImportError:
+        return None
+    return uvloop.Loop

@@ -1,0 +1,233 @@
+"""The storage contract: the ``Store`` protocol, its records, and what the backends share.
+
+Both backends (``sqlite.py``, ``postgres.py``) implement ``Store`` and pass the same contract test
+(``tests/test_store.py``). Times are float epoch seconds; JSON documents are dicts encoded with
+orjson in the caller's task, so a document that cannot be stored is refused before it is queued.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+__all__ = [
+    "EventRecord",
+    "SnapshotRecord",
+    "Statement",
+    "Store",
+    "SystemRecord",
+    "decode_json",
+    "encode_json",
+    "event_from_row",
+    "event_params",
+    "snapshot_from_row",
+    "system_from_row",
+]
+
+# PostgreSQL's jsonb cannot hold U+0000, so it is refused on both backends alike. The look-behind
+# skips an escaped backslash followed by the text "u0000", which is harmless.
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+@dataclass(frozen=True, slots=True)
+class SystemRecord:
+    """A monitored machine. ``last_seen`` is None until it first reports."""
+
+    id: int
+    name: str
+    hostname: str | None
+    source: str
+    created_at: float
+    last_seen: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRecord:
+    """One set of statistics for a system: the document as received and its normalised form."""
+
+    id: int
+    system_id: int
+    created_at: float
+    source: str
+    document: dict[str, Any]
+    normalized: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A Glances-style event: a threshold crossing (or state change) over ``[begin, end]``.
+
+    ``end`` is -1 while the event is ongoing. ``id`` is None until the event is first saved.
+    """
+
+    id: int | None
+    system_id: int
+    begin: float
+    end: float
+    state: str
+    type: str
+    value_max: float
+    value_avg: float
+    value_min: float
+    value_sum: float
+    count: int
+    top: list[str] = field(default_factory=list)
+    desc: str = ""
+    sort: str = ""
+    global_msg: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One parameterised write, queued to the group-commit writer and run in a group transaction.
+
+    Its result is the new row's id when ``returns_id`` (the SQL ends in ``RETURNING id``),
+    otherwise the number of rows it changed.
+    """
+
+    sql: str
+    params: Sequence[object] | Mapping[str, object]
+    returns_id: bool = False
+
+
+class Store(Protocol):
+    """What the rest of Fleetwatch may ask of storage. Every write goes through the writer."""
+
+    url: str
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def add_system(
+        self, name: str, *, hostname: str | None = None, source: str = "push"
+    ) -> SystemRecord: ...
+
+    async def get_system(self, name: str) -> SystemRecord | None: ...
+
+    async def list_systems(self) -> list[SystemRecord]: ...
+
+    async def remove_system(self, name: str) -> bool: ...
+
+    async def touch_system(
+        self, system_id: int, last_seen: float, hostname: str | None
+    ) -> None: ...
+
+    async def add_snapshot(
+        self,
+        system_id: int,
+        created_at: float,
+        document: dict[str, Any],
+        normalized: dict[str, Any],
+        source: str,
+    ) -> int: ...
+
+    async def latest_snapshot(self, system_id: int) -> SnapshotRecord | None: ...
+
+    async def snapshots(
+        self,
+        system_id: int,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 1000,
+        newest_first: bool = True,
+    ) -> list[SnapshotRecord]: ...
+
+    async def count_snapshots(self, system_id: int | None = None) -> int: ...
+
+    async def prune_snapshots(self, before: float, *, batch: int = 1000) -> int: ...
+
+    async def save_event(self, event: EventRecord) -> int: ...
+
+    async def list_events(
+        self, *, system_id: int | None = None, open_only: bool = False, limit: int = 100
+    ) -> list[EventRecord]: ...
+
+    async def delete_events(
+        self, *, system_id: int | None, finished_only: bool, state: str | None = None
+    ) -> int: ...
+
+
+def encode_json(value: object) -> str:
+    """Encode a document for storage; ``ValueError`` if either backend could not keep it."""
+    try:
+        encoded = orjson.dumps(value)
+    except orjson.JSONEncodeError as exc:
+        raise ValueError(f"not storable as JSON: {exc}") from exc
+    if b"\\u0000" in encoded and _NUL_ESCAPE.search(encoded):
+        raise ValueError("not storable as JSON: strings may not contain U+0000")
+    return encoded.decode()
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Decode a JSON column read back from either backend."""
+    return orjson.loads(text)
+
+
+# Row helpers shared by the backends. Both select columns in the order of the record's fields;
+# a JSON column arrives as text from SQLite and already decoded from PostgreSQL's jsonb.
+
+
+def _json_column(value: Any) -> Any:
+    return decode_json(value) if isinstance(value, str | bytes) else value
+
+
+def system_from_row(row: Sequence[Any]) -> SystemRecord:
+    return SystemRecord(*row)
+
+
+def snapshot_from_row(row: Sequence[Any]) -> SnapshotRecord:
+    id_, system_id, created_at, source, document, normalized = row
+    return SnapshotRecord(
+        id_, system_id, created_at, source, _json_column(document), _json_column(normalized)
+    )
+
+
+def event_from_row(row: Sequence[Any]) -> EventRecord:
+    (id_, system_id, begin, end, state, type_, vmax, vavg, vmin, vsum, count) = row[:11]
+    top, desc, sort, global_msg, data = row[11:]
+    return EventRecord(
+        id=id_,
+        system_id=system_id,
+        begin=begin,
+        end=end,
+        state=state,
+        type=type_,
+        value_max=vmax,
+        value_avg=vavg,
+        value_min=vmin,
+        value_sum=vsum,
+        count=count,
+        top=_json_column(top),
+        desc=desc,
+        sort=sort,
+        global_msg=global_msg,
+        data=_json_column(data),
+    )
+
+
+def event_params(event: EventRecord) -> tuple[object, ...]:
+    """The event's columns after ``id``, in table order, JSON encoded where needed."""
+    return (
+        event.system_id,
+        event.begin,
+        event.end,
+        event.state,
+        event.type,
+        event.value_max,
+        event.value_avg,
+        event.value_min,
+        event.value_sum,
+        event.count,
+        encode_json(event.top),
+        event.desc,
+        event.sort,
+        event.global_msg,
+        encode_json(event.data),
+    )

@@ -1,0 +1,373 @@
+"""The PostgreSQL backend: several hub processes may share one database.
+
+One connection belongs to the writer and commits each group in a single transaction sent in
+pipeline mode (one round trip for the whole group); a small pool serves reads. A lost writer
+connection fails its group with ``StoreUnavailable`` and is replaced when the next group comes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import orjson
+import psycopg
+from psycopg.types.json import set_json_loads
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from .base import (
+    EventRecord,
+    SnapshotRecord,
+    Statement,
+    SystemRecord,
+    encode_json,
+    event_from_row,
+    event_params,
+    snapshot_from_row,
+    system_from_row,
+)
+from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
+from .migrate import migrate_postgres
+from .writer import GroupCommitWriter
+
+__all__ = ["PostgresStore", "mask_password"]
+
+logger = logging.getLogger(__name__)
+
+Row = tuple[Any, ...]
+Params = Sequence[object] | Mapping[str, object]
+
+_GET_SYSTEM = (
+    "SELECT id, name, hostname, source, created_at, last_seen FROM systems WHERE name = %s"
+)
+_LIST_SYSTEMS = (
+    "SELECT id, name, hostname, source, created_at, last_seen FROM systems ORDER BY name"
+)
+_SYSTEM_IDS = "SELECT id FROM systems ORDER BY id"
+_ADD_SYSTEM = (
+    "INSERT INTO systems (name, hostname, source, created_at) VALUES (%s, %s, %s, %s) RETURNING id"
+)
+_REMOVE_SYSTEM = "DELETE FROM systems WHERE name = %s"
+_TOUCH_SYSTEM = "UPDATE systems SET last_seen = %s, hostname = coalesce(%s, hostname) WHERE id = %s"
+
+_ADD_SNAPSHOT = (
+    "INSERT INTO snapshots (system_id, created_at, source, document, normalized)"
+    " VALUES (%s, %s, %s, %s::jsonb, %s::jsonb) RETURNING id"
+)
+_SNAPSHOTS_NEWEST_FIRST = (
+    "SELECT id, system_id, created_at, source, document, normalized FROM snapshots"
+    " WHERE system_id = %s AND created_at >= %s AND created_at < %s"
+    " ORDER BY created_at DESC, id DESC LIMIT %s"
+)
+_SNAPSHOTS_OLDEST_FIRST = (
+    "SELECT id, system_id, created_at, source, document, normalized FROM snapshots"
+    " WHERE system_id = %s AND created_at >= %s AND created_at < %s"
+    " ORDER BY created_at, id LIMIT %s"
+)
+_COUNT_SNAPSHOTS = "SELECT count(*) FROM snapshots"
+_COUNT_SYSTEM_SNAPSHOTS = "SELECT count(*) FROM snapshots WHERE system_id = %s"
+_PRUNE_SNAPSHOTS = (
+    "DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots"
+    " WHERE system_id = %s AND created_at < %s ORDER BY created_at LIMIT %s)"
+)
+
+_INSERT_EVENT = (
+    "INSERT INTO events (system_id, begin_at, end_at, state, type, value_max, value_avg,"
+    " value_min, value_sum, count, top, description, sort_key, global_msg, data)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s::jsonb)"
+    " RETURNING id"
+)
+_UPDATE_EVENT = (
+    "UPDATE events SET system_id = %s, begin_at = %s, end_at = %s, state = %s, type = %s,"
+    " value_max = %s, value_avg = %s, value_min = %s, value_sum = %s, count = %s,"
+    " top = %s::jsonb, description = %s, sort_key = %s, global_msg = %s, data = %s::jsonb"
+    " WHERE id = %s"
+)
+_LIST_EVENTS = (
+    "SELECT id, system_id, begin_at, end_at, state, type, value_max, value_avg, value_min,"
+    " value_sum, count, top, description, sort_key, global_msg, data FROM events"
+    " WHERE (%(system_id)s::bigint IS NULL OR system_id = %(system_id)s)"
+    " AND (NOT %(open_only)s OR end_at < 0)"
+    " ORDER BY begin_at DESC, id DESC LIMIT %(limit)s"
+)
+_DELETE_EVENTS = (
+    "DELETE FROM events WHERE (%(system_id)s::bigint IS NULL OR system_id = %(system_id)s)"
+    " AND (NOT %(finished_only)s OR end_at >= 0)"
+    " AND (%(state)s::text IS NULL OR state = %(state)s)"
+)
+
+
+class PostgresStore:
+    """A ``Store`` in a PostgreSQL database; ``url`` is a ``postgresql://`` connection URL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_batch: int = 500,
+        max_delay_seconds: float = 0.002,
+        max_queue: int = 10_000,
+        pool_min_size: int = 1,
+        pool_max_size: int = 4,
+        connect_timeout_seconds: float = 5.0,
+    ) -> None:
+        self.url = mask_password(url)
+        self._conninfo = url
+        self._max_batch = max_batch
+        self._max_delay = max_delay_seconds
+        self._max_queue = max_queue
+        self._pool_min_size = pool_min_size
+        self._pool_max_size = pool_max_size
+        # libpq's connect_timeout counts whole seconds and treats values below 2 as 2.
+        self._connect_timeout = max(2, round(connect_timeout_seconds))
+        self._write_conn: psycopg.AsyncConnection[Row] | None = None
+        self._pool: AsyncConnectionPool | None = None
+        self._writer: GroupCommitWriter[Statement, int] | None = None
+
+    async def open(self) -> None:
+        try:
+            conn = await self._writer_connection()
+            await migrate_postgres(conn)
+            pool = AsyncConnectionPool(
+                self._conninfo,
+                min_size=self._pool_min_size,
+                max_size=self._pool_max_size,
+                timeout=self._connect_timeout,
+                kwargs={"autocommit": True, "connect_timeout": self._connect_timeout},
+                configure=_configure,
+                open=False,
+                name="fleetwatch-store",
+            )
+            await pool.open(wait=True, timeout=self._connect_timeout)
+        except psycopg.Error as exc:
+            await self._discard_writer_connection()
+            raise self._translate(exc, fallback=MigrationError) from exc
+        except BaseException:
+            await self._discard_writer_connection()
+            raise
+        self._pool = pool
+        self._writer = GroupCommitWriter(
+            self._apply,
+            max_batch=self._max_batch,
+            max_delay_seconds=self._max_delay,
+            max_queue=self._max_queue,
+        )
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        await self._discard_writer_connection()
+
+    # -- systems
+
+    async def add_system(
+        self, name: str, *, hostname: str | None = None, source: str = "push"
+    ) -> SystemRecord:
+        created_at = time.time()
+        system_id = await self._write(
+            Statement(_ADD_SYSTEM, (name, hostname, source, created_at), returns_id=True)
+        )
+        return SystemRecord(system_id, name, hostname, source, created_at, None)
+
+    async def get_system(self, name: str) -> SystemRecord | None:
+        rows = await self._rows(_GET_SYSTEM, (name,))
+        return system_from_row(rows[0]) if rows else None
+
+    async def list_systems(self) -> list[SystemRecord]:
+        return [system_from_row(row) for row in await self._rows(_LIST_SYSTEMS, ())]
+
+    async def remove_system(self, name: str) -> bool:
+        return await self._write(Statement(_REMOVE_SYSTEM, (name,))) > 0
+
+    async def touch_system(self, system_id: int, last_seen: float, hostname: str | None) -> None:
+        if not await self._write(Statement(_TOUCH_SYSTEM, (last_seen, hostname, system_id))):
+            raise NotFound(f"system {system_id} does not exist")
+
+    # -- snapshots
+
+    async def add_snapshot(
+        self,
+        system_id: int,
+        created_at: float,
+        document: dict[str, Any],
+        normalized: dict[str, Any],
+        source: str,
+    ) -> int:
+        params = (system_id, created_at, source, encode_json(document), encode_json(normalized))
+        return await self._write(Statement(_ADD_SNAPSHOT, params, returns_id=True))
+
+    async def latest_snapshot(self, system_id: int) -> SnapshotRecord | None:
+        found = await self.snapshots(system_id, limit=1)
+        return found[0] if found else None
+
+    async def snapshots(
+        self,
+        system_id: int,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 1000,
+        newest_first: bool = True,
+    ) -> list[SnapshotRecord]:
+        # Infinite bounds keep one static query, its range served by the (system_id,
+        # created_at) index.
+        sql = _SNAPSHOTS_NEWEST_FIRST if newest_first else _SNAPSHOTS_OLDEST_FIRST
+        low = -float("inf") if since is None else since
+        high = float("inf") if until is None else until
+        rows = await self._rows(sql, (system_id, low, high, max(limit, 0)))
+        return [snapshot_from_row(row) for row in rows]
+
+    async def count_snapshots(self, system_id: int | None = None) -> int:
+        if system_id is None:
+            rows = await self._rows(_COUNT_SNAPSHOTS, ())
+        else:
+            rows = await self._rows(_COUNT_SYSTEM_SNAPSHOTS, (system_id,))
+        return int(rows[0][0])
+
+    async def prune_snapshots(self, before: float, *, batch: int = 1000) -> int:
+        if batch < 1:
+            raise ValueError("batch must be >= 1")
+        total = 0
+        # Per system and per batch, so each delete is a short write the index serves and
+        # ingestion's writes are committed in between.
+        for (system_id,) in await self._rows(_SYSTEM_IDS, ()):
+            while True:
+                deleted = await self._write(Statement(_PRUNE_SNAPSHOTS, (system_id, before, batch)))
+                total += deleted
+                if deleted < batch:
+                    break
+        return total
+
+    # -- events
+
+    async def save_event(self, event: EventRecord) -> int:
+        params = event_params(event)
+        if event.id is None:
+            return await self._write(Statement(_INSERT_EVENT, params, returns_id=True))
+        if not await self._write(Statement(_UPDATE_EVENT, (*params, event.id))):
+            raise NotFound(f"event {event.id} does not exist")
+        return event.id
+
+    async def list_events(
+        self, *, system_id: int | None = None, open_only: bool = False, limit: int = 100
+    ) -> list[EventRecord]:
+        params = {"system_id": system_id, "open_only": open_only, "limit": max(limit, 0)}
+        return [event_from_row(row) for row in await self._rows(_LIST_EVENTS, params)]
+
+    async def delete_events(
+        self, *, system_id: int | None, finished_only: bool, state: str | None = None
+    ) -> int:
+        params = {"system_id": system_id, "finished_only": finished_only, "state": state}
+        return await self._write(Statement(_DELETE_EVENTS, params))
+
+    # -- plumbing
+
+    async def _write(self, statement: Statement) -> int:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        return await self._writer.submit(statement)
+
+    async def _rows(self, sql: str, params: Params) -> list[Row]:
+        try:
+            return await self._fetch(sql, params)
+        except PoolTimeout as exc:
+            raise self._translate(exc) from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            # A pooled connection may have died while idle (a server restart); reads are
+            # idempotent, so one more try on a fresh connection hides that from the caller.
+            pass
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+        try:
+            return await self._fetch(sql, params)
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+
+    async def _fetch(self, sql: str, params: Params) -> list[Row]:
+        if self._pool is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(sql, params)
+            return await cursor.fetchall()
+
+    async def _writer_connection(self) -> psycopg.AsyncConnection[Row]:
+        conn = self._write_conn
+        if conn is not None and not conn.closed:
+            return conn
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
+        )
+        await _configure(conn)
+        self._write_conn = conn
+        return conn
+
+    async def _discard_writer_connection(self) -> None:
+        conn, self._write_conn = self._write_conn, None
+        if conn is not None:
+            await conn.close()
+
+    async def _apply(self, batch: Sequence[Statement]) -> list[int]:
+        try:
+            conn = await self._writer_connection()
+            # Pipeline mode sends BEGIN, every statement and COMMIT without waiting in between.
+            async with conn.pipeline() as pipeline:
+                async with conn.transaction():
+                    cursors = [await conn.execute(st.sql, st.params) for st in batch]
+                await pipeline.sync()
+                return [
+                    await _result(cursor, st) for cursor, st in zip(cursors, batch, strict=True)
+                ]
+        except psycopg.Error as exc:
+            error = self._translate(exc)
+            if isinstance(error, StoreUnavailable):
+                # The next group reconnects rather than reuse a connection in an unknown state.
+                await self._discard_writer_connection()
+            raise error from exc
+
+    def _translate(self, exc: psycopg.Error, fallback: type[StoreError] = StoreError) -> StoreError:
+        if isinstance(exc, psycopg.errors.UniqueViolation):
+            return Conflict(_first_line(exc))
+        if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+            return NotFound(f"the referenced row does not exist ({_first_line(exc)})")
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return StoreUnavailable(f"{self.url} is unavailable: {_first_line(exc)}")
+        return fallback(f"{self.url}: {_first_line(exc)}")
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    set_json_loads(orjson.loads, conn)
+
+
+async def _result(cursor: psycopg.AsyncCursor[Row], statement: Statement) -> int:
+    if statement.returns_id:
+        row = await cursor.fetchone()
+        assert row is not None
+        return int(row[0])
+    return cursor.rowcount
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def mask_password(url: str) -> str:
+    """The URL with any password (in the user info or the query string) replaced by ``***``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k == "password" else v) for k, v in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -1,0 +1,168 @@
+"""Single-writer group commit, independent of the backend.
+
+Every write is queued here and committed by one writer task in groups: the writer waits at most
+``max_delay_seconds`` after the oldest queued write (or until ``max_batch`` are queued) and hands
+the group to the backend's ``apply``, which runs it in one transaction. A caller's future is
+resolved only after its group committed, so an acknowledged write survives ``kill -9``; one commit
+(and one fsync) serves hundreds of writes, which is where the throughput comes from.
+
+A full queue refuses the write at once with ``StoreOverloaded`` (the API answers 503 with
+``Retry-After``) rather than dropping it or letting memory grow without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from .errors import StoreOverloaded, StoreUnavailable
+
+__all__ = ["GroupCommitWriter"]
+
+logger = logging.getLogger(__name__)
+
+OpT = TypeVar("OpT")
+ResultT = TypeVar("ResultT")
+
+# (operation, the caller's future, loop time when it was queued)
+_Entry = tuple[OpT, asyncio.Future[ResultT], float]
+
+
+class GroupCommitWriter(Generic[OpT, ResultT]):
+    """Queue writes and commit them in groups through ``apply``.
+
+    ``apply(ops)`` must run all ``ops`` in one transaction and return one result per op, or raise
+    a ``StoreError``: ``StoreUnavailable`` fails the whole group; anything else makes the writer
+    retry each op on its own, so a bad op (a ``Conflict``, say) fails only its own caller.
+    """
+
+    def __init__(
+        self,
+        apply: Callable[[Sequence[OpT]], Awaitable[Sequence[ResultT]]],
+        *,
+        max_batch: int = 500,
+        max_delay_seconds: float = 0.002,
+        max_queue: int = 10_000,
+    ) -> None:
+        if max_batch < 1 or max_queue < 1 or max_delay_seconds < 0:
+            raise ValueError("max_batch and max_queue must be >= 1, max_delay_seconds >= 0")
+        self._apply = apply
+        self._max_batch = max_batch
+        self._max_delay = max_delay_seconds
+        self._max_queue = max_queue
+        self._pending: deque[_Entry[OpT, ResultT]] = deque()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def pending(self) -> int:
+        """Writes accepted and not yet handed to ``apply``."""
+        return len(self._pending)
+
+    def start(self) -> None:
+        """Start the writer task on the running event loop."""
+        if self._task is not None:
+            raise RuntimeError("writer already started")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="store-writer")
+
+    def submit(self, op: OpT) -> asyncio.Future[ResultT]:
+        """Queue ``op``; the returned future resolves once its group is committed.
+
+        Raises ``StoreOverloaded`` at once when the queue is full, ``StoreUnavailable`` when the
+        writer is not running.
+        """
+        if self._task is None or self._closing:
+            raise StoreUnavailable("the store is not open")
+        if len(self._pending) >= self._max_queue:
+            raise StoreOverloaded(
+                f"write queue full ({self._max_queue} pending writes)", retry_after=1.0
+            )
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[ResultT] = loop.create_future()
+        self._pending.append((op, future, loop.time()))
+        if len(self._pending) == 1 or len(self._pending) >= self._max_batch:
+            self._wakeup.set()
+        return future
+
+    async def close(self) -> None:
+        """Refuse new writes, commit every write already accepted, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            await self._gather_more()
+            count = min(len(self._pending), self._max_batch)
+            batch = [self._pending.popleft() for _ in range(count)]
+            try:
+                await self._commit(batch)
+            except Exception as exc:
+                # A bug in apply's bookkeeping must not strand callers or stop the writer.
+                logger.exception("store writer failed a batch")
+                _fail(batch, exc)
+
+    async def _gather_more(self) -> None:
+        """Wait until the oldest write is ``max_delay`` old or a full batch is queued."""
+        if self._closing or len(self._pending) >= self._max_batch:
+            return
+        loop = asyncio.get_running_loop()
+        delay = self._pending[0][2] + self._max_delay - loop.time()
+        if delay <= 0:
+            return
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wakeup.wait()
+
+    async def _commit(self, batch: list[_Entry[OpT, ResultT]]) -> None:
+        # A caller that gave up before its group started has no one to acknowledge.
+        live = [entry for entry in batch if not entry[1].done()]
+        if not live:
+            return
+        try:
+            results = await self._apply([entry[0] for entry in live])
+        except StoreUnavailable as exc:
+            _fail(live, exc)
+            return
+        except Exception as exc:
+            if len(live) == 1:
+                _fail(live, exc)
+                return
+            logger.debug("group of %d writes failed (%r); retrying one by one", len(live), exc)
+            await self._commit_one_by_one(live)
+            return
+        for (_, future, _), result in zip(live, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def _commit_one_by_one(self, live: list[_Entry[OpT, ResultT]]) -> None:
+        for entry in live:
+            await self._commit([entry])
+
+
+def _fail(entries: Sequence[_Entry[OpT, ResultT]], exc: Exception) -> None:
+    for _, future, _ in entries:
+        if not future.done():
+            future.set_exception(_copy_for_caller(exc) if len(entries) > 1 else exc)
+
+
+def _copy_for_caller(exc: Exception) -> Exception:
+    """Give each caller its own exception: a shared instance would collect every raiser's frames."""
+    if isinstance(exc, StoreUnavailable):
+        copy: Exception = type(exc)(str(exc), retry_after=exc.retry_after)
+        copy.__cause__ = exc
+        return copy
+    return exc
