@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -329,6 +330,78 @@ def cpu_seconds(pid: int, *, include_children: bool = True) -> float:
         if include_children:
             ticks += st.cutime + st.cstime
     return ticks / CLK_TCK
+
+
+def system_busy_seconds() -> float:
+    """Machine-wide non-idle CPU time (all CPUs) from the first line of /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    # user nice system idle iowait irq softirq steal (guest time is already inside user)
+    return (sum(fields) - fields[3] - fields[4]) / CLK_TCK
+
+
+def harness_cpu_seconds() -> float:
+    """CPU time of this process plus its waited-for children (wrk, ss, ...)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    wall: float
+    system_busy: float
+    server: float
+    harness: float
+
+
+def cpu_snapshot(pid: int) -> CpuSnapshot:
+    return CpuSnapshot(
+        wall=time.monotonic(),
+        system_busy=system_busy_seconds(),
+        server=cpu_seconds(pid),
+        harness=harness_cpu_seconds(),
+    )
+
+
+@dataclass(frozen=True)
+class CpuUsage:
+    """Where the machine's CPU went between two snapshots.
+
+    ``other_s`` is what neither the server tree nor the harness (incl. wrk) used: other
+    processes on the machine, i.e. noise. ``other_cores`` is that divided by the wall time.
+    """
+
+    wall_s: float
+    system_busy_s: float
+    server_s: float
+    harness_s: float
+
+    @property
+    def other_s(self) -> float:
+        return max(0.0, self.system_busy_s - self.server_s - self.harness_s)
+
+    @property
+    def other_cores(self) -> float:
+        return self.other_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_json(self) -> dict[str, float]:
+        return {
+            "wall_s": self.wall_s,
+            "system_busy_s": self.system_busy_s,
+            "server_s": self.server_s,
+            "harness_s": self.harness_s,
+            "other_s": self.other_s,
+            "other_cores": self.other_cores,
+        }
+
+
+def cpu_usage(a: CpuSnapshot, b: CpuSnapshot) -> CpuUsage:
+    return CpuUsage(
+        wall_s=b.wall - a.wall,
+        system_busy_s=b.system_busy - a.system_busy,
+        server_s=b.server - a.server,
+        harness_s=b.harness - a.harness,
+    )
 
 
 # --------------------------------------------------------------------------------------------

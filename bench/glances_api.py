@@ -3,7 +3,7 @@
 
 Run from the repository root::
 
-    .venv/bin/python bench/glances_api.py            # 3 rounds (about 8 minutes)
+    .venv/bin/python bench/glances_api.py            # 3 rounds (about 7 minutes)
     .venv/bin/python bench/glances_api.py --quick    # 1 round of 3 s loads, 15 s idle windows
 
 Everything stays on 127.0.0.1. See bench/README.md for what each figure means.
@@ -201,6 +201,11 @@ class ServerRound:
     auth: _wrk.WrkResult | None = None
     net_hits: list[str] = field(default_factory=list)
     net_samples: int = 0
+    cpu: dict[str, _procs.CpuUsage] = field(default_factory=dict)  # measured runs only
+
+    @property
+    def max_other_cores(self) -> float:
+        return max((u.other_cores for u in self.cpu.values()), default=0.0)
 
     @property
     def rss_after_load_kib(self) -> int:
@@ -220,6 +225,7 @@ class ServerRound:
             "auth_cpu": self.auth.to_json() if self.auth else None,
             "non_loopback_sockets": self.net_hits,
             "ss_samples": self.net_samples,
+            "cpu_during_load": {ep: u.to_json() for ep, u in self.cpu.items()},
         }
 
 
@@ -242,12 +248,15 @@ def load_round(launcher: Launcher, key: str, rnd: int, pos: int, s: Settings) ->
                 url = server.url(ep)
                 if s.warmup_s > 0:
                     out.warmups[ep] = _load(url, s, s.warmup_s)
+                before = _procs.cpu_snapshot(server.pid)
                 res = _load(url, s, s.duration_s)
+                out.cpu[ep] = _procs.cpu_usage(before, _procs.cpu_snapshot(server.pid))
                 out.results[ep] = res
                 out.rss_kib_after[ep] = _procs.rss_kib(server.pid)
                 log(
                     f"round {rnd} {key:8s} {ep:20s} {res.requests_per_s:10.1f} req/s"
                     f"  p99 {res.p99_ms:8.2f} ms  rss {out.rss_kib_after[ep] / 1024:6.1f} MiB"
+                    f"  other-procs {out.cpu[ep].other_cores:.2f} cores"
                     + (
                         ""
                         if res.clean
@@ -259,7 +268,11 @@ def load_round(launcher: Launcher, key: str, rnd: int, pos: int, s: Settings) ->
                     header = _wrk.basic_auth_header(s.auth)
                     if s.warmup_s > 0:
                         _load(url, s, s.warmup_s, [header])
+                    before = _procs.cpu_snapshot(server.pid)
                     out.auth = _load(url, s, s.duration_s, [header])
+                    out.cpu[ep + "+auth"] = _procs.cpu_usage(
+                        before, _procs.cpu_snapshot(server.pid)
+                    )
                     out.rss_kib_after[ep + "+auth"] = _procs.rss_kib(server.pid)
                     log(
                         f"round {rnd} {key:8s} {ep + ' +auth':20s}"
@@ -295,8 +308,8 @@ def idle_cpu(launcher: Launcher, key: str, s: Settings) -> dict[str, Any]:
         time.sleep(s.settle_s)  # let start-up work finish before the window opens
         polls = ok = 0
         with _procs.NetWatcher(server.pid, interval_s=2.0) as net:
-            c0 = _procs.cpu_seconds(server.pid)
-            t0 = time.monotonic()
+            snap0 = _procs.cpu_snapshot(server.pid)
+            t0 = snap0.wall
             end = t0 + s.idle_s
             if key == GLANCES:
                 n_polls = max(1, int(s.idle_s // s.glances_poll_s))
@@ -309,14 +322,16 @@ def idle_cpu(launcher: Launcher, key: str, s: Settings) -> dict[str, Any]:
                         )
                         ok += status == 200
             _sleep_until(end, s.idle_s + 1.0)
-            c1 = _procs.cpu_seconds(server.pid)
-            t1 = time.monotonic()
+            usage = _procs.cpu_usage(snap0, _procs.cpu_snapshot(server.pid))
             rss = _procs.rss_kib(server.pid)
-    window = t1 - t0
-    per_min = (c1 - c0) / window * 60.0 if window > 0 else math.nan
-    log(f"idle {key:8s} {c1 - c0:.2f} CPU-s in {window:.1f} s = {per_min:.3f} CPU-s/min")
+    window = usage.wall_s
+    per_min = usage.server_s / window * 60.0 if window > 0 else math.nan
+    log(
+        f"idle {key:8s} {usage.server_s:.2f} CPU-s in {window:.1f} s = {per_min:.3f} CPU-s/min"
+        f"  other-procs {usage.other_cores:.2f} cores"
+    )
     return {
-        "cpu_s": c1 - c0,
+        "cpu_s": usage.server_s,
         "window_s": window,
         "cpu_s_per_min": per_min,
         "polls": polls,
@@ -324,6 +339,7 @@ def idle_cpu(launcher: Launcher, key: str, s: Settings) -> dict[str, Any]:
         "rss_kib_idle": rss,
         "non_loopback_sockets": sorted(net.hits),
         "ss_samples": net.samples,
+        "machine_cpu": usage.to_json(),
     }
 
 
@@ -537,7 +553,7 @@ def render_markdown(
         ["Response size (bytes/request incl. headers, from wrk)", "Hub", "Glances"], size_rows
     )
     head = (
-        f"**Fleetwatch hub vs Glances {env.get('glances_version', '?')}**, "
+        f"**Fleetwatch hub vs Glances {env.get('glances_version') or '(not run)'}**, "
         f"{s.rounds} round(s) A/B, `wrk -t{s.threads} -c{s.connections} -d{s.duration_s:g}s"
         f" --latency` after a {s.warmup_s:g} s warm-up per endpoint, medians across rounds. "
         f"{env.get('cpus')} CPUs, {env.get('cpu_model', '')}, {env.get('kernel', '')}, "
@@ -563,6 +579,23 @@ def render_markdown(
             f"- {LABELS[key]}: non-loopback sockets seen by `ss -tunap` ({samples} samples): "
             + ("none" if not hits else "; ".join(f"`{h}`" for h in hits))
         )
+    for key in s.servers:
+        worst = max((r.max_other_cores for r in rounds if r.server == key), default=0.0)
+        idle_other = float(idle.get(key, {}).get("machine_cpu", {}).get("other_cores", 0.0))
+        notes.append(
+            f"- {LABELS[key]}: CPU used by other processes on the machine (not server, not"
+            f" harness/wrk): at most {worst:.2f} cores during a measured load,"
+            f" {idle_other:.2f} cores during the idle window"
+            + (" - **results are noisy, re-run on a quiet machine**" if worst > 0.2 else "")
+            + "."
+        )
+    load0 = env.get("loadavg_at_start") or (math.nan,) * 3
+    load1 = env.get("loadavg_at_end") or (math.nan,) * 3
+    notes.append(
+        f"- Load average (1/5/15 min) at start {load0[0]:.2f}/{load0[1]:.2f}/{load0[2]:.2f},"
+        f" at end {load1[0]:.2f}/{load1[1]:.2f}/{load1[2]:.2f} (other work on the machine"
+        " skews results)."
+    )
     return "\n\n".join(
         [head, main, _report.targets_table(targets), sizes, "Notes:\n" + "\n".join(notes)]
     )
@@ -637,6 +670,7 @@ def run(s: Settings) -> tuple[str, dict[str, Any], list[_report.TargetResult]]:
         for key in s.servers:
             idle[key] = idle_cpu(launcher, key, s)
 
+    env["loadavg_at_end"] = os.getloadavg()
     sm = summarize(s, rounds, starts, idle)
     targets = evaluate_targets(sm, rounds)
     md = render_markdown(s, sm, targets, env, rounds, idle)

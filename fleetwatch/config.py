@@ -64,6 +64,7 @@ PLUGIN_SECTIONS = set(GLANCES_DEFAULTS) | {
 }  # fmt: skip
 PLUGIN_GENERIC_KEYS = {"disable", "hide", "show", "refresh", "alias", "hide_zero"}
 PLUGIN_KEY_PATTERN = re.compile(r".+_(careful|warning|critical|log|action|action_repeat)$")
+NUMBER_KEY_PATTERN = re.compile(r"(.+_)?(careful|warning|critical)")
 SECRET_PATTERN = re.compile(r"password|secret|token", re.IGNORECASE)
 
 
@@ -124,12 +125,15 @@ def normalise_prefix(prefix: str) -> str:
 
 def mask_url(value: str) -> str:
     """Hide a password inside a URL, or the whole value when it is not a URL."""
-    match = re.match(r"^([a-z][a-z0-9+.-]*://)([^/@]*@)?(.*)$", value, re.IGNORECASE)
+    # The user information runs to the last "@" before the path, so that an unencoded "@"
+    # inside the password is hidden too; libpq also takes a password=... query parameter.
+    match = re.match(r"^([a-z][a-z0-9+.-]*://)([^/?#]*@)?(.*)$", value, re.IGNORECASE)
     if not match:
         return "********"
     scheme, userinfo, rest = match.groups()
     if userinfo and ":" in userinfo:
         userinfo = userinfo.split(":", 1)[0] + ":********@"
+    rest = re.sub(r"([?&]password=)[^&#]*", r"\1********", rest, flags=re.IGNORECASE)
     return f"{scheme}{userinfo or ''}{rest}"
 
 
@@ -176,6 +180,16 @@ def _check_plugin_key(section: str, key: str, origin: str) -> None:
     raise ConfigError(f"{origin}: unknown key {key!r} in section [{section}]")
 
 
+def _wants_number(section: str, key: str) -> bool:
+    """Thresholds, refresh intervals and keys whose Glances default is a number."""
+    default = GLANCES_DEFAULTS.get(section, {}).get(f"{section}_{key}")
+    return (
+        isinstance(default, int | float)
+        or key == "refresh"
+        or NUMBER_KEY_PATTERN.fullmatch(key) is not None
+    )
+
+
 def _merge(
     values: dict[str, dict[str, Any]],
     plugins: dict[str, dict[str, Any]],
@@ -192,9 +206,11 @@ def _merge(
     elif section in PLUGIN_SECTIONS:
         _check_plugin_key(section, key, origin)
         try:
-            coerce_limit(f"{section}.{key}", value)
+            limit = coerce_limit(f"{section}.{key}", value)
         except ValueError as exc:
             raise ConfigError(f"{origin}: {exc}") from None
+        if _wants_number(section, key) and not isinstance(limit, float):
+            raise ConfigError(f"{origin}: {section}.{key} must be a number, not {value!r}")
         plugins.setdefault(section, {})[key] = value
     else:
         raise ConfigError(f"{origin}: unknown section [{section}]")

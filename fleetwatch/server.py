@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
+import signal
 import socket
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 
 import uvicorn
@@ -15,6 +18,25 @@ from fleetwatch.app import Hub
 from fleetwatch.store.errors import StoreError
 
 log = logging.getLogger(__name__)
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus re-raising the signal after a graceful stop.
+
+    uvicorn re-sends SIGTERM/SIGINT to itself once it has shut down, so the process dies of
+    the signal; a service manager should instead see a clean exit (status 0) after a clean stop.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 class StartError(RuntimeError):
@@ -36,6 +58,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
         if exc.errno == errno.EACCES:
             raise StartError(f"not allowed to bind {host}:{port}") from None
         raise StartError(f"cannot bind {host}:{port}: {exc.strerror}") from None
+    # Listening now, before the log line says so: early clients queue instead of being refused.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -89,7 +113,7 @@ def serve(hub: Hub) -> None:
         ssl_keyfile=keyfile or None,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(uv_config)
+    server = _Server(uv_config)
 
     async def main() -> None:
         try:

@@ -38,7 +38,7 @@ __all__ = [
 ADMIN_URL_DEFAULT = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
     return "asyncio"
 
@@ -94,7 +94,7 @@ def postgres_url(postgres_admin_url: str) -> Iterator[str]:
 )
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
-        return f"sqlite://{tmp_path / 'fleetwatch.db'}"
+        return f"sqlite:///{tmp_path / 'fleetwatch.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
 

@@ -40,7 +40,8 @@ async def send_json(
     headers: list[tuple[bytes, bytes]] | None = None,
     head: bool = False,
 ) -> None:
-    await send_body(send, status, orjson.dumps(value), headers=headers, head=head)
+    body = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    await send_body(send, status, body, headers=headers, head=head)
 
 
 def header(scope: Scope, name: bytes) -> bytes | None:

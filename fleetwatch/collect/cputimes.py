@@ -35,5 +35,10 @@ def percentages(previous: Mapping[str, float], current: Mapping[str, float]) -> 
 
 
 def busy_total(percent: Mapping[str, float]) -> float:
-    """The reference's ``total``: the sum of every CPU percentage except idle."""
+    """The reference's ``total``: the sum of every CPU percentage except idle.
+
+    With no CPU time elapsed between the readings every percentage is 0: so is the total.
+    """
+    if not any(percent.values()):
+        return 0.0
     return round(max(0.0, min(100.0, 100.0 - percent.get("idle", 0.0))), 1)

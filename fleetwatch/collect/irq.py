@@ -30,8 +30,9 @@ def read_interrupts(path: Path = Path("/proc/interrupts")) -> dict[str, int]:
         name = head.strip()
         if not name.isdigit() and label == "":
             label = name
-        # Glances names numbered lines by their device, others by their mnemonic (NMI, LOC...).
-        key = label.split()[-1] if name.isdigit() and label else name
+        # Glances names numbered lines ``<number>_<device>`` (``1_i8042``), others by their
+        # mnemonic (``NMI``, ``LOC``...).
+        key = f"{name}_{label.split()[-1]}" if name.isdigit() and label else name
         totals[key] = totals.get(key, 0) + sum(counts)
     return totals
 

@@ -117,13 +117,14 @@ class LiveStats:
         return is_true(self.limits.get(name, {}).get(f"{name}_disable"))
 
     def _due(self, spec: PluginSpec, now: float) -> bool:
+        """Gathered every round, unless a ``<plugin>_refresh`` limit says less often."""
         last = self._last_run.get(spec.name)
-        if last is None:
-            return True
         every = self.limits.get(spec.name, {}).get(spec.refresh_limit or "", None)
-        interval = every if isinstance(every, float) else self.refresh
-        # A little slack so that a 2 s plugin is not skipped by a collection 1 ms early.
-        return now - last >= interval - min(0.25, self.refresh / 4)
+        # Limits are floats, but the reference's own system_refresh default is the integer 60.
+        if last is None or not isinstance(every, int | float) or isinstance(every, bool):
+            return True
+        # A little slack so that a plugin due every 60 s is not skipped by a round 1 ms early.
+        return now - last >= every - min(0.25, self.refresh / 4)
 
     def _visible(self, spec: PluginSpec, item: dict[str, Any]) -> bool:
         name = str(item.get(spec.key or "", ""))

@@ -44,16 +44,17 @@ _POSTGRES_SCHEMES = ("postgresql", "postgres")
 def open_store(url: str, **options: Any) -> Store:
     """Build the store a URL names; ``options`` go to the backend's constructor.
 
-    ``sqlite://`` is followed by a file path: ``sqlite:///abs/path.db`` (absolute) or
-    ``sqlite://relative/path.db`` (relative to the working directory; ``sqlite:relative.db``
-    too). ``postgresql://...`` and ``postgres://...`` are libpq connection URLs.
+    SQLite URLs are ``sqlite:///`` followed by the file's path, as in SQLAlchemy:
+    ``sqlite:////var/lib/fleetwatch/fw.db`` (absolute: the path starts with ``/``) or
+    ``sqlite:///data/fw.db`` (relative to the working directory).
+    ``postgresql://...`` and ``postgres://...`` are libpq connection URLs.
     """
-    scheme, colon, rest = url.partition(":")
+    scheme, colon, _ = url.partition(":")
     if not colon:
         raise ValueError(f"not a store URL (no scheme): {url!r}")
     scheme = scheme.lower()
     if scheme == "sqlite":
-        return SQLiteStore(_sqlite_path(rest), **options)
+        return SQLiteStore(_sqlite_path(url), **options)
     if scheme in _POSTGRES_SCHEMES:
         return PostgresStore(url, **options)
     raise ValueError(
@@ -61,11 +62,11 @@ def open_store(url: str, **options: Any) -> Store:
     )
 
 
-def _sqlite_path(rest: str) -> str:
-    path = rest.removeprefix("//")
-    if not path:
-        raise ValueError("sqlite URL without a path: use sqlite:///path/to/file.db")
-    # sqlite:////abs (a common result of f"sqlite:///{abs_path}") means /abs, not //abs.
-    if path.startswith("//"):
-        path = "/" + path.lstrip("/")
+def _sqlite_path(url: str) -> str:
+    prefix, _, path = url.partition(":///")
+    if prefix.lower() != "sqlite" or not path:
+        raise ValueError(f"a SQLite URL is sqlite:/// followed by a file path, not {url!r}")
+    if path == ":memory:":
+        # Each connection would get its own empty database: the writer's and the readers'.
+        raise ValueError("in-memory SQLite is not supported; give a file path")
     return path

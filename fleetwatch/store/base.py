@@ -96,27 +96,35 @@ class Statement:
 
 
 class Store(Protocol):
-    """What the rest of Fleetwatch may ask of storage. Every write goes through the writer."""
+    """What the rest of Fleetwatch may ask of storage. Every write goes through the writer.
 
-    url: str
+    Writes raise ``StoreOverloaded`` when the writer queue is full and ``StoreUnavailable`` when
+    the database cannot be reached; ``ValueError`` when a document cannot be stored as JSON.
+    """
 
-    async def open(self) -> None: ...
+    url: str  # any password masked
 
-    async def close(self) -> None: ...
+    async def open(self) -> None:
+        """Connect, apply pending migrations, start the writer."""
+
+    async def close(self) -> None:
+        """Commit every write already accepted, then close the connections."""
 
     async def add_system(
         self, name: str, *, hostname: str | None = None, source: str = "push"
-    ) -> SystemRecord: ...
+    ) -> SystemRecord:
+        """Add a system; ``Conflict`` if the name is taken."""
 
     async def get_system(self, name: str) -> SystemRecord | None: ...
 
-    async def list_systems(self) -> list[SystemRecord]: ...
+    async def list_systems(self) -> list[SystemRecord]:
+        """Every system, by name."""
 
-    async def remove_system(self, name: str) -> bool: ...
+    async def remove_system(self, name: str) -> bool:
+        """Remove a system with its snapshots and events; False if there was none."""
 
-    async def touch_system(
-        self, system_id: int, last_seen: float, hostname: str | None
-    ) -> None: ...
+    async def touch_system(self, system_id: int, last_seen: float, hostname: str | None) -> None:
+        """Record that a system reported; a None hostname keeps the known one. ``NotFound``."""
 
     async def add_snapshot(
         self,
@@ -125,7 +133,8 @@ class Store(Protocol):
         document: dict[str, Any],
         normalized: dict[str, Any],
         source: str,
-    ) -> int: ...
+    ) -> int:
+        """Store a snapshot; return its id once committed. ``NotFound`` for an unknown system."""
 
     async def latest_snapshot(self, system_id: int) -> SnapshotRecord | None: ...
 
@@ -137,21 +146,27 @@ class Store(Protocol):
         until: float | None = None,
         limit: int = 1000,
         newest_first: bool = True,
-    ) -> list[SnapshotRecord]: ...
+    ) -> list[SnapshotRecord]:
+        """A system's snapshots with ``since <= created_at < until``, at most ``limit``."""
 
-    async def count_snapshots(self, system_id: int | None = None) -> int: ...
+    async def count_snapshots(self, system_id: int | None = None) -> int:
+        """Snapshots of one system, or of all."""
 
-    async def prune_snapshots(self, before: float, *, batch: int = 1000) -> int: ...
+    async def prune_snapshots(self, before: float, *, batch: int = 1000) -> int:
+        """Delete snapshots older than ``before``, ``batch`` rows per write; return how many."""
 
-    async def save_event(self, event: EventRecord) -> int: ...
+    async def save_event(self, event: EventRecord) -> int:
+        """Insert an event (``id`` None) or update it (``NotFound`` if gone); return its id."""
 
     async def list_events(
         self, *, system_id: int | None = None, open_only: bool = False, limit: int = 100
-    ) -> list[EventRecord]: ...
+    ) -> list[EventRecord]:
+        """Events, latest ``begin`` first; ``open_only`` keeps the ongoing ones (``end`` -1)."""
 
     async def delete_events(
         self, *, system_id: int | None, finished_only: bool, state: str | None = None
-    ) -> int: ...
+    ) -> int:
+        """Delete events, narrowed by system, finished-ness and state; return how many."""
 
 
 def encode_json(value: object) -> str:

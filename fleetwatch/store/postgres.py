@@ -1,12 +1,13 @@
 """The PostgreSQL backend: several hub processes may share one database.
 
-One connection belongs to the writer and commits each group in a single transaction sent in
-pipeline mode (one round trip for the whole group); a small pool serves reads. A lost writer
+One connection belongs to the writer and commits each group in a single transaction, its
+statements pipelined with ``executemany``; a small pool serves reads. A lost writer
 connection fails its group with ``StoreUnavailable`` and is replaced when the next group comes.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import orjson
 import psycopg
 from psycopg.types.json import set_json_loads
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from .base import (
     EventRecord,
@@ -129,26 +130,14 @@ class PostgresStore:
 
     async def open(self) -> None:
         try:
-            conn = await self._writer_connection()
-            await migrate_postgres(conn)
-            pool = AsyncConnectionPool(
-                self._conninfo,
-                min_size=self._pool_min_size,
-                max_size=self._pool_max_size,
-                timeout=self._connect_timeout,
-                kwargs={"autocommit": True, "connect_timeout": self._connect_timeout},
-                configure=_configure,
-                open=False,
-                name="fleetwatch-store",
-            )
-            await pool.open(wait=True, timeout=self._connect_timeout)
+            await migrate_postgres(await self._writer_connection())
+            self._pool = await self._open_pool()
         except psycopg.Error as exc:
             await self._discard_writer_connection()
             raise self._translate(exc, fallback=MigrationError) from exc
         except BaseException:
             await self._discard_writer_connection()
             raise
-        self._pool = pool
         self._writer = GroupCommitWriter(
             self._apply,
             max_batch=self._max_batch,
@@ -276,27 +265,35 @@ class PostgresStore:
         return await self._writer.submit(statement)
 
     async def _rows(self, sql: str, params: Params) -> list[Row]:
+        if self._pool is None:
+            raise StoreUnavailable(f"{self.url} is not open")
         try:
-            return await self._fetch(sql, params)
-        except PoolTimeout as exc:
-            raise self._translate(exc) from exc
-        except (psycopg.OperationalError, psycopg.InterfaceError):
-            # A pooled connection may have died while idle (a server restart); reads are
-            # idempotent, so one more try on a fresh connection hides that from the caller.
-            pass
-        except psycopg.Error as exc:
-            raise self._translate(exc) from exc
-        try:
-            return await self._fetch(sql, params)
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute(sql, params)
+                return await cursor.fetchall()
         except psycopg.Error as exc:
             raise self._translate(exc) from exc
 
-    async def _fetch(self, sql: str, params: Params) -> list[Row]:
-        if self._pool is None:
-            raise StoreUnavailable(f"{self.url} is not open")
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(sql, params)
-            return await cursor.fetchall()
+    async def _open_pool(self) -> AsyncConnectionPool:
+        pool = AsyncConnectionPool(
+            self._conninfo,
+            min_size=self._pool_min_size,
+            max_size=self._pool_max_size,
+            timeout=self._connect_timeout,
+            kwargs={"autocommit": True, "connect_timeout": self._connect_timeout},
+            configure=_configure,
+            # A connection that died while idle (a server restart) is replaced at checkout
+            # instead of failing a read; one round trip per checkout is cheap next to a query.
+            check=AsyncConnectionPool.check_connection,
+            open=False,
+            name="fleetwatch-store",
+        )
+        try:
+            await pool.open(wait=True, timeout=self._connect_timeout)
+        except BaseException:
+            await pool.close()
+            raise
+        return pool
 
     async def _writer_connection(self) -> psycopg.AsyncConnection[Row]:
         conn = self._write_conn
@@ -317,14 +314,8 @@ class PostgresStore:
     async def _apply(self, batch: Sequence[Statement]) -> list[int]:
         try:
             conn = await self._writer_connection()
-            # Pipeline mode sends BEGIN, every statement and COMMIT without waiting in between.
-            async with conn.pipeline() as pipeline:
-                async with conn.transaction():
-                    cursors = [await conn.execute(st.sql, st.params) for st in batch]
-                await pipeline.sync()
-                return [
-                    await _result(cursor, st) for cursor, st in zip(cursors, batch, strict=True)
-                ]
+            async with conn.transaction():
+                return await _execute(conn, batch)
         except psycopg.Error as exc:
             error = self._translate(exc)
             if isinstance(error, StoreUnavailable):
@@ -346,12 +337,26 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     set_json_loads(orjson.loads, conn)
 
 
-async def _result(cursor: psycopg.AsyncCursor[Row], statement: Statement) -> int:
-    if statement.returns_id:
-        row = await cursor.fetchone()
-        assert row is not None
-        return int(row[0])
-    return cursor.rowcount
+async def _execute(conn: psycopg.AsyncConnection[Row], batch: Sequence[Statement]) -> list[int]:
+    """Run a group's statements, one ``executemany`` per run of the same SQL.
+
+    ``executemany`` pipelines its statements (one round trip, prepared once) and keeps one
+    result set per statement, so each caller still gets its own id or row count.
+    """
+    results: list[int] = []
+    for sql, run in itertools.groupby(batch, key=lambda statement: statement.sql):
+        statements = list(run)
+        cursor = conn.cursor()
+        await cursor.executemany(sql, [st.params for st in statements], returning=True)
+        for statement in statements:
+            if statement.returns_id:
+                row = await cursor.fetchone()
+                assert row is not None
+                results.append(int(row[0]))
+            else:
+                results.append(cursor.rowcount)
+            cursor.nextset()
+    return results
 
 
 def _first_line(exc: BaseException) -> str:

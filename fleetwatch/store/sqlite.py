@@ -121,8 +121,9 @@ class SQLiteStore:
         read_threads: int = 4,
         busy_timeout_seconds: float = 5.0,
     ) -> None:
-        self.path = os.fspath(path)
-        self.url = f"sqlite://{self.path}"
+        # Absolute, so reader threads opening later do not depend on the working directory.
+        self.path = os.path.abspath(os.fspath(path))
+        self.url = f"sqlite:///{self.path}"  # four slashes: the path is absolute
         self._busy_timeout = busy_timeout_seconds
         self._read_threads = read_threads
         self._max_batch = max_batch
@@ -332,9 +333,7 @@ class SQLiteStore:
         conn: sqlite3.Connection | None = None
         try:
             conn = self._connect()
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                logger.warning("%s: journal_mode is %s, not wal; readers may block", self.url, mode)
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate_sqlite(conn)
@@ -347,6 +346,22 @@ class SQLiteStore:
                 conn.close()
             raise
         self._write_conn = conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching to WAL needs an exclusive lock, and SQLite answers "busy" at once instead of
+        # calling the busy handler (deadlock avoidance), so when two processes create the file
+        # together the loser waits here, up to the busy timeout.
+        deadline = time.monotonic() + self._busy_timeout
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        if mode != "wal":
+            logger.warning("%s: journal_mode is %s, not wal; readers may block", self.url, mode)
 
     def _close_write_connection(self) -> None:
         if self._write_conn is not None:
