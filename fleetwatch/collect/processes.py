@@ -15,6 +15,8 @@ from typing import Any
 import psutil
 
 from fleetwatch.collect.base import CollectContext
+from fleetwatch.collect.procfs import ProcfsTable
+from fleetwatch.collect.procfs import available as procfs_available
 from fleetwatch.model.plugin import PluginSpec, ViewRule
 
 ATTRS = [
@@ -168,8 +170,9 @@ def _status_letter(status: str | None) -> str | None:
 class ProcesslistCollector:
     spec = PROCESSLIST
 
-    def __init__(self, table: ProcessTable | None = None) -> None:
-        self._table = table or ProcessTable()
+    def __init__(self, table: ProcessTable | ProcfsTable | None = None) -> None:
+        # Linux: read /proc directly (several times cheaper); elsewhere, psutil.
+        self._table = table or (ProcfsTable() if procfs_available() else ProcessTable())
 
     def collect(self, ctx: CollectContext) -> list[dict[str, Any]]:
         return self._table.snapshot(ctx.now)
