@@ -17,14 +17,23 @@ from .errors import (
     StoreOverloaded,
     StoreUnavailable,
 )
+from .identity import (
+    AuditRecord,
+    GroupRecord,
+    SystemTokenRecord,
+    UserRecord,
+    UserTokenRecord,
+)
 from .postgres import PostgresStore
 from .sqlite import SQLiteStore
 from .writer import GroupCommitWriter
 
 __all__ = [
+    "AuditRecord",
     "Conflict",
     "EventRecord",
     "GroupCommitWriter",
+    "GroupRecord",
     "MigrationError",
     "NotFound",
     "PostgresStore",
@@ -35,6 +44,9 @@ __all__ = [
     "StoreOverloaded",
     "StoreUnavailable",
     "SystemRecord",
+    "SystemTokenRecord",
+    "UserRecord",
+    "UserTokenRecord",
     "open_store",
 ]
 

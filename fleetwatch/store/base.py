@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from .identity import IdentityStore
+
 __all__ = [
     "EventRecord",
     "SnapshotRecord",
@@ -95,7 +97,7 @@ class Statement:
     returns_id: bool = False
 
 
-class Store(Protocol):
+class Store(IdentityStore, Protocol):
     """What the rest of Fleetwatch may ask of storage. Every write goes through the writer.
 
     Writes raise ``StoreOverloaded`` when the writer queue is full and ``StoreUnavailable`` when

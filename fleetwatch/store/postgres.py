@@ -31,6 +31,7 @@ from .base import (
     system_from_row,
 )
 from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
+from .identity_sql import IdentitySQL
 from .migrate import migrate_postgres
 from .writer import GroupCommitWriter
 
@@ -101,8 +102,11 @@ _DELETE_EVENTS = (
 )
 
 
-class PostgresStore:
+class PostgresStore(IdentitySQL):
     """A ``Store`` in a PostgreSQL database; ``url`` is a ``postgresql://`` connection URL."""
+
+    _placeholder = "%s"
+    _returning_id = True
 
     def __init__(
         self,

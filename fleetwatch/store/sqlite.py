@@ -32,6 +32,7 @@ from .base import (
     system_from_row,
 )
 from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
+from .identity_sql import IdentitySQL
 from .migrate import migrate_sqlite
 from .writer import GroupCommitWriter
 
@@ -108,7 +109,7 @@ _DELETE_EVENTS = (
 )
 
 
-class SQLiteStore:
+class SQLiteStore(IdentitySQL):
     """A ``Store`` in one SQLite file; several processes may open the same file."""
 
     def __init__(

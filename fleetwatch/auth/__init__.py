@@ -1,0 +1,1 @@
+"""Identity and access: permissions, secrets, and resolving a request to a principal."""
