@@ -11,8 +11,9 @@ import orjson
 import pytest
 from hubs import client_for, make_hub, started
 
-from fleetwatch.app import Hub
+from fleetwatch.app import Hub, build_hub
 from fleetwatch.collect.registry import PLUGIN_NAMES
+from fleetwatch.config import load_config
 
 pytestmark = pytest.mark.anyio
 
@@ -272,5 +273,25 @@ async def test_webui_and_its_switch(client: httpx.AsyncClient, tmp_path: Any) ->
         async with client_for(hub) as c:
             assert (await c.get("/")).status_code == 404
             assert (await c.get("/api/4/cpu")).status_code == 200
+    finally:
+        await hub.store.close()
+
+
+async def test_connections_are_opt_in_as_in_glances(
+    client: httpx.AsyncClient, tmp_path: Any
+) -> None:
+    """Disabled by default (the reference's example body); real figures once enabled."""
+    off = body(await client.get("/api/4/connections"))
+    assert off == {"net_connections_enabled": True, "nf_conntrack_enabled": True}
+    config = load_config(
+        env={"FLEETWATCH_CONNECTIONS_DISABLE": "false"},
+        flags={("storage", "data_dir"): str(tmp_path)},
+    )
+    hub = await started(build_hub(config), rounds=1)
+    try:
+        async with client_for(hub) as c:
+            on = body(await c.get("/api/4/connections"))
+            assert on["LISTEN"] >= 1
+            assert "initiated" in on
     finally:
         await hub.store.close()

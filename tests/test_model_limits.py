@@ -70,7 +70,8 @@ def test_every_plugin_gets_the_history_size_even_without_defaults() -> None:
 
     assert limits["cpu"]["history_size"] == 300.0
     assert limits["irq"] == {"history_size": 300.0}
-    assert limits["connections"] == {"history_size": 300.0}
+    # Glances ships connections disabled; the switch is the only other key.
+    assert limits["connections"] == {"connections_disable": ["True"], "history_size": 300.0}
 
 
 def test_defaults_are_copies_not_the_shared_table() -> None:

@@ -18,6 +18,8 @@ SPEC = PluginSpec(
     name="connections",
     shape="dict",
     views=(ViewRule("nf_conntrack_percent", "connections_nf_conntrack_percent"),),
+    # What Glances answers while the plugin is disabled, its default (the reference's example).
+    disabled_value={"net_connections_enabled": True, "nf_conntrack_enabled": True},
 )
 
 # The state column of /proc/net/tcp (include/net/tcp_states.h).

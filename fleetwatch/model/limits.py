@@ -245,11 +245,17 @@ GLANCES_DEFAULTS: dict[str, Limits] = {
 }
 
 
+# Switches Glances' shipped configuration file sets beyond the defaults above: reading the
+# kernel's TCP tables costs more than every other plugin together, so it is opt-in.
+SHIPPED_SWITCHES: dict[str, Limits] = {"connections": {"connections_disable": ["True"]}}
+
+
 def default_limits(plugins: list[str], history_size: float) -> dict[str, Limits]:
     """Limits for each plugin: Glances' defaults, and a history size for every plugin."""
     out: dict[str, Limits] = {}
     for name in plugins:
         limits = copy.deepcopy(GLANCES_DEFAULTS.get(name, {}))
+        limits.update(copy.deepcopy(SHIPPED_SWITCHES.get(name, {})))
         limits["history_size"] = float(history_size)
         out[name] = limits
     return out

@@ -39,6 +39,7 @@ class PluginSpec:
     views: tuple[ViewRule, ...] = ()
     refresh_limit: str | None = None
     extra_fields: tuple[Field, ...] = field(default=())
+    disabled_value: Any = None
 
     @property
     def fields(self) -> tuple[Field, ...]:
@@ -54,6 +55,8 @@ class PluginSpec:
 
     def empty(self) -> Any:
         """The value Glances answers when the plugin has nothing (no sensor, disabled...)."""
+        if self.disabled_value is not None:
+            return dict(self.disabled_value)
         if self.shape == "list":
             return []
         if self.shape == "dict":
