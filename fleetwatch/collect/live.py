@@ -76,6 +76,12 @@ class Published:
         return self._all_gzip
 
 
+def _all_body(states: dict[str, PluginState]) -> bytes:
+    """``/api/4/all``: the plugins' encoded bodies joined, without encoding anything again."""
+    parts = [b'"' + name.encode() + b'":' + states[name].body for name in sorted(states)]
+    return b"{" + b",".join(parts) + b"}"
+
+
 def _compile(patterns: Any) -> list[re.Pattern[str]]:
     if not isinstance(patterns, list):
         return []
@@ -109,6 +115,9 @@ class LiveStats:
             name: _compile(limits.get(name, {}).get(f"{name}_show")) for name in self.specs
         }
         self.extended_pid: int | None = None
+        # Called on the event loop after each collection with the full latest stats; what it
+        # returns becomes the ``alert`` plugin (the alert engine plugs in here).
+        self.evaluator: Callable[[dict[str, Any], dict[str, Limits], float], Any] | None = None
         self.published: Published | None = None
         self.ready = asyncio.Event()
         self.collections = 0
@@ -177,6 +186,8 @@ class LiveStats:
         now: float = round_["now"]
         fresh: dict[str, Any] = round_["fresh"]
         self._latest.update(fresh)
+        if self.evaluator is not None and not self.disabled("alert"):
+            fresh["alert"] = self._latest["alert"] = self.evaluator(self._latest, self.limits, now)
         previous = self.published.states if self.published else {}
         states: dict[str, PluginState] = {}
         for name, spec in self.specs.items():
@@ -189,10 +200,19 @@ class LiveStats:
             else:
                 empty = spec.empty()
                 states[name] = PluginState(spec, empty, dumps(empty), self.limits.get(name, {}))
-        parts = [b'"' + name.encode() + b'":' + states[name].body for name in sorted(states)]
-        self.published = Published(states, b"{" + b",".join(parts) + b"}", now)
+        self.published = Published(states, _all_body(states), now)
         self.collections += 1
         self.ready.set()
+
+    def replace(self, name: str, stats: Any) -> None:
+        """Swap in new stats for one plugin between collections (e.g. events just cleared)."""
+        if self.published is None:
+            return
+        self._latest[name] = stats
+        spec = self.specs[name]
+        states = dict(self.published.states)
+        states[name] = PluginState(spec, stats, dumps(stats), self.limits.get(name, {}))
+        self.published = Published(states, _all_body(states), self.published.collected_at)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Collect until ``stop`` is set: prime, wait a short window, then every ``refresh``."""

@@ -1,0 +1,1 @@
+"""Turning statistics into events: thresholds (Glances alert semantics), and later freshness."""
