@@ -1,0 +1,1 @@
+"""Turning what other machines send into stored, Glances-shaped statistics."""
