@@ -14,15 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from fleetwatch import __version__
 from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.glances import GlancesAPI
+from fleetwatch.api.guard import Guard
+from fleetwatch.api.servers import servers_app
+from fleetwatch.api.v1 import v1_app
+from fleetwatch.auth.admin import Admin
+from fleetwatch.auth.authenticator import Authenticator
+from fleetwatch.auth.permissions import API_COMMAND, CLEAR_EVENTS, VIEW_STATISTICS
+from fleetwatch.auth.ratelimit import FailureLimiter
 from fleetwatch.collect.base import Collector
 from fleetwatch.collect.live import LiveStats
 from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
-from fleetwatch.config import Config
+from fleetwatch.config import Config, ConfigError
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
 from fleetwatch.store import Store, open_store
 from fleetwatch.web import web_routes
@@ -30,6 +38,7 @@ from fleetwatch.web import web_routes
 log = logging.getLogger(__name__)
 
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
+ANONYMOUS_READ = ("loopback", "always", "never")
 
 
 def build_limits(config: Config) -> dict[str, Limits]:
@@ -58,6 +67,8 @@ class Hub:
     store: Store
     glances: GlancesAPI
     site: Starlette
+    auth: Authenticator
+    admin: Admin
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -97,6 +108,9 @@ class Hub:
         self._tasks.append(asyncio.create_task(self.live.run(self._stop), name="collector"))
         log.info("fleetwatch %s: collecting every %ss, store %s", __version__,
                  self.config.refresh, self.store.url)  # fmt: skip
+        if anonymous_permissions(self.config) and not is_loopback(self.config.bind):
+            log.warning("anonymous read of /api/4 is allowed while bound to %s, not loopback "
+                        "(auth.anonymous_read = always)", self.config.bind)  # fmt: skip
 
     async def stop(self) -> None:
         self._stop.set()
@@ -116,14 +130,64 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         history_size=int(config.get("collector", "history_size")),
     )
     store = open_store(config.database, max_queue=int(config.get("storage", "queue_size")))
+    auth = build_authenticator(config, store)
+    admin = Admin(store, auth.hashing, on_change=auth.forget)
+    guard = Guard(auth, int(config.get("server", "max_body_bytes")))
 
     prefix = config.url_prefix
     routes = docs_routes(prefix, live)
+    routes += [
+        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin)),
+        Mount(f"{prefix}/api/servers", app=servers_app(guard, admin)),
+    ]
     if not config.get("server", "disable_webui"):
         routes += web_routes(prefix)
     site = Starlette(routes=routes)
-    glances = GlancesAPI(live, settings=config.masked, args=lambda: _args(config))
-    return Hub(config=config, live=live, store=store, glances=glances, site=site)
+    glances = GlancesAPI(
+        live,
+        settings=config.masked,
+        args=lambda: _args(config),
+        auth=auth,
+        anonymous=anonymous_permissions(config),
+    )
+    return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
+               admin=admin)  # fmt: skip
+
+
+def anonymous_permissions(config: Config) -> frozenset[str]:
+    """What ``/api/4`` grants without credentials (``auth.anonymous_read``).
+
+    Bound to loopback, as Glances behaves locally: its reads and its two UI actions (the
+    extended process view, clearing events). Elsewhere nothing, unless the config says
+    ``always``: then reads only.
+    """
+    mode = str(_auth_setting(config, "anonymous_read", "loopback"))
+    if mode not in ANONYMOUS_READ:
+        raise ConfigError(f"auth.anonymous_read must be one of {', '.join(ANONYMOUS_READ)}, "
+                          f"not {mode!r}")  # fmt: skip
+    if mode == "never":
+        return frozenset()
+    if is_loopback(config.bind):
+        return frozenset({VIEW_STATISTICS, API_COMMAND, CLEAR_EVENTS})
+    return frozenset({VIEW_STATISTICS}) if mode == "always" else frozenset()
+
+
+def build_authenticator(config: Config, store: Store) -> Authenticator:
+    limiter = FailureLimiter(
+        int(_auth_setting(config, "max_failures", 10)),
+        float(_auth_setting(config, "failure_window_seconds", 300.0)),
+    )
+    return Authenticator(
+        store,
+        cache_seconds=float(_auth_setting(config, "cache_seconds", 10.0)),
+        login_token_seconds=float(_auth_setting(config, "login_token_days", 90.0)) * 86400,
+        limiter=limiter,
+    )
+
+
+def _auth_setting(config: Config, key: str, default: Any) -> Any:
+    # The [auth] settings join config.SETTINGS together with their README section.
+    return config.values.get("auth", {}).get(key, default)
 
 
 def _args(config: Config) -> dict[str, Any]:

@@ -6,7 +6,9 @@ ApiError                 status + message
  +-- Forbidden           403: a missing permission (names it)
  +-- NotFound            404: an unknown plugin, item, pid, object
  +-- MethodNotAllowed    405
+ +-- Conflict            409: the name is taken
  +-- PayloadTooLarge     413
+ +-- TooManyRequests     429: too many failed logins (carries Retry-After)
  +-- ServiceUnavailable  503: overloaded or storage unavailable (carries Retry-After)
 """
 
@@ -32,6 +34,10 @@ class Unauthorized(ApiError):
 class Forbidden(ApiError):
     status = 403
 
+    def __init__(self, permission: str) -> None:
+        super().__init__(f"Missing permission: {permission}")
+        self.permission = permission
+
 
 class NotFound(ApiError):
     status = 404
@@ -45,8 +51,20 @@ class MethodNotAllowed(ApiError):
         self.allowed = allowed
 
 
+class Conflict(ApiError):
+    status = 409
+
+
 class PayloadTooLarge(ApiError):
     status = 413
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ServiceUnavailable(ApiError):

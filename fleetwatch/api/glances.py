@@ -15,7 +15,17 @@ import psutil
 from fleetwatch import __version__
 from fleetwatch.api import glances_lookup as lookup
 from fleetwatch.api.asgi import Receive, Scope, Send, accepts_gzip, send_body, send_json
-from fleetwatch.api.errors import ApiError, BadRequest, MethodNotAllowed, NotFound
+from fleetwatch.api.errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    MethodNotAllowed,
+    NotFound,
+    Unauthorized,
+)
+from fleetwatch.api.shapes import glances_error
+from fleetwatch.auth.authenticator import Authenticator
+from fleetwatch.auth.permissions import API_COMMAND, CLEAR_EVENTS, VIEW_STATISTICS
 from fleetwatch.collect.live import GZIP_MIN_BYTES, LiveStats, PluginState, dumps
 from fleetwatch.collect.registry import PLUGIN_NAMES
 
@@ -34,8 +44,13 @@ class GlancesAPI:
         settings: Callable[[], dict[str, dict[str, Any]]],
         args: Callable[[], dict[str, Any]],
         clear_events: Callable[[bool], int] | None = None,
+        *,
+        auth: Authenticator | None = None,
+        anonymous: frozenset[str] = frozenset({VIEW_STATISTICS}),
     ) -> None:
         self.live = live
+        self._auth = auth
+        self._anonymous = anonymous
         self._settings = settings
         self._args = args
         self._clear_events = clear_events
@@ -46,12 +61,25 @@ class GlancesAPI:
         path: str = scope["path"]
         head = method == "HEAD"
         try:
+            if path != "/status" and self._auth is not None:
+                await self._authorize(scope, method, path)
             await self._dispatch(scope, method, path, send, head)
         except ApiError as exc:
-            headers = None
-            if isinstance(exc, MethodNotAllowed):
-                headers = [(b"allow", ", ".join(exc.allowed).encode())]
-            await send_json(send, exc.status, {"detail": exc.message}, headers=headers, head=head)
+            status, body, headers = glances_error(exc)
+            await send_json(send, status, body, headers=headers, head=head)
+
+    async def _authorize(self, scope: Scope, method: str, path: str) -> None:
+        """Without credentials, what ``anonymous`` allows; with them, the route's permission."""
+        assert self._auth is not None
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        principal = await self._auth.resolve(scope["headers"], address)
+        needed = permission_for(method, path)
+        if needed in self._anonymous or (principal is not None and principal.can(needed)):
+            return  # credentials never grant less than none: anonymous access stays
+        if principal is None:
+            raise Unauthorized("Authentication required")
+        raise Forbidden(needed)
 
     async def _dispatch(self, scope: Scope, method: str, path: str, send: Send, head: bool) -> None:
         parts = path.split("/")[1:] if path.startswith("/") else path.split("/")
@@ -193,6 +221,13 @@ class GlancesAPI:
                 )
             data = data[part]
         return data
+
+
+def permission_for(method: str, path: str) -> str:
+    """The permission a request below ``/api/4`` needs (``/status`` needs none)."""
+    if method in READ:
+        return VIEW_STATISTICS
+    return CLEAR_EVENTS if path.startswith("/events/") else API_COMMAND
 
 
 def _only(method: str, allowed: tuple[str, ...]) -> None:

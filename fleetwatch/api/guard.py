@@ -1,0 +1,146 @@
+"""What the Starlette-routed API families share: the request's principal, permission checks,
+request bodies (JSON or form) and store errors turned into API errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+
+from fleetwatch.api.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+)
+from fleetwatch.auth.admin import Actor
+from fleetwatch.auth.authenticator import Authenticator, Principal
+from fleetwatch.store import errors as store_errors
+
+__all__ = [
+    "Guard",
+    "actor",
+    "address_of",
+    "checked",
+    "from_store_error",
+    "list_field",
+    "text_field",
+]
+
+T = TypeVar("T")
+
+
+def address_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class Guard:
+    """Resolves principals for the Starlette families and reads their bodies."""
+
+    def __init__(self, auth: Authenticator, max_body_bytes: int) -> None:
+        self.auth = auth
+        self.max_body_bytes = max_body_bytes
+
+    async def principal(self, request: Request) -> Principal:
+        """The request's principal; ``Unauthorized`` without one."""
+        principal = await self.auth.resolve(request.scope["headers"], address_of(request))
+        if principal is None:
+            raise Unauthorized("authentication required")
+        return principal
+
+    async def require(self, request: Request, permission: str) -> Principal:
+        principal = await self.principal(request)
+        if not principal.can(permission):
+            raise Forbidden(permission)
+        return principal
+
+    async def fields(self, request: Request) -> dict[str, Any]:
+        """A JSON object or form body as a dict (form values that repeat become lists)."""
+        body = await self._body(request)
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if not body.strip():
+            return {}
+        if kind == "application/x-www-form-urlencoded":
+            fields: dict[str, Any] = {}
+            for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+                if key in fields:
+                    old = fields[key]
+                    fields[key] = [*old, value] if isinstance(old, list) else [old, value]
+                else:
+                    fields[key] = value
+            return fields
+        try:
+            value = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise BadRequest("the body is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise BadRequest("the body must be a JSON object")
+        return value
+
+    async def _body(self, request: Request) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def actor(principal: Principal, request: Request) -> Actor:
+    return Actor(principal.name, address_of(request))
+
+
+def text_field(fields: dict[str, Any], *names: str, required: bool = True) -> str:
+    """The first of ``names`` present, as a non-empty string; ``BadRequest`` naming it."""
+    for name in names:
+        if name in fields:
+            value = fields[name]
+            if not isinstance(value, str) or not value:
+                raise BadRequest(f"{name} must be a non-empty string")
+            return value
+    if required:
+        raise BadRequest(f"{names[0]} is required")
+    return ""
+
+
+def list_field(fields: dict[str, Any], name: str) -> list[str]:
+    """A string or a list of strings."""
+    value = fields.get(name, [])
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadRequest(f"{name} must be a string or a list of strings")
+    return value
+
+
+def from_store_error(exc: Exception) -> ApiError:
+    """Store and validation errors as API errors; anything else is a bug (500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, store_errors.StoreUnavailable):
+        return ServiceUnavailable("storage unavailable", retry_after=exc.retry_after)
+    if isinstance(exc, store_errors.NotFound):
+        return NotFound(str(exc))
+    if isinstance(exc, store_errors.Conflict):
+        # A driver's wording (from exc) names tables; our own wording names the object.
+        return Conflict("that name is taken" if exc.__cause__ else str(exc))
+    if isinstance(exc, ValueError):
+        return BadRequest(str(exc))
+    raise exc
+
+
+async def checked(operation: Awaitable[T]) -> T:
+    """Await an admin operation, turning its bad-input ``ValueError`` into ``BadRequest``."""
+    try:
+        return await operation
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None

@@ -1,0 +1,219 @@
+"""Resolving a request's credential to a principal, fast on the hot paths.
+
+A verified credential is cached for ``cache_seconds`` under the SHA-256 of the credential, so a
+request with a known credential costs a hash and a dictionary look-up, never argon2 or a query.
+Changes made through this hub (a password, a revoked token, a group's permissions) drop the cache
+at once; changes made by the CLI in another process reach this one within ``cache_seconds``.
+Failed attempts are limited per user and per address (``TooManyRequests``, 429).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from fleetwatch.api.errors import TooManyRequests, Unauthorized
+from fleetwatch.auth.credentials import Credential, LoginToken, Password, Token, read_credential
+from fleetwatch.auth.ratelimit import FailureLimiter
+from fleetwatch.auth.secrets import (
+    SYSTEM_TOKEN_PREFIX,
+    USER_TOKEN_PREFIX,
+    PasswordHashing,
+    digest,
+    equal,
+    new_token,
+)
+from fleetwatch.store import Store, UserRecord
+
+__all__ = ["ANONYMOUS", "Authenticator", "Principal"]
+
+PrincipalKind = Literal["user", "system", "anonymous"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request acts as, and what they may do."""
+
+    kind: PrincipalKind
+    name: str
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    user_id: int | None = None
+    system_id: int | None = None
+    token_digest: str | None = None  # the user token it came with: what logout revokes
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+ANONYMOUS = Principal("anonymous", "anonymous")
+
+
+class Authenticator:
+    """Credentials in, principals out; owns the credential cache and the failure limiter."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        hashing: PasswordHashing | None = None,
+        cache_seconds: float = 10.0,
+        login_token_seconds: float = 90 * 86400,
+        limiter: FailureLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_cached: int = 10_000,
+    ) -> None:
+        self.store = store
+        self.hashing = hashing or PasswordHashing()
+        self.cache_seconds = cache_seconds
+        self.login_token_seconds = login_token_seconds
+        self.limiter = limiter or FailureLimiter()
+        self._clock = clock
+        self._max_cached = max_cached
+        self._cache: dict[str, tuple[Principal, float]] = {}
+        self._pending: dict[str, asyncio.Future[Principal | None]] = {}
+
+    # -- requests
+
+    async def resolve(
+        self, headers: Iterable[tuple[bytes, bytes]], address: str
+    ) -> Principal | None:
+        """The request's principal; None without credentials. ``Unauthorized`` if they are bad."""
+        credential = read_credential(headers)
+        if credential is None:
+            return None
+        key = _cache_key(credential)
+        hit = self._cache.get(key)
+        if hit is not None and hit[1] > self._clock():
+            return hit[0]
+        return await self._verify_once(key, credential, address)
+
+    def forget(self) -> None:
+        """Drop every cached credential: called on any change to users, groups or tokens."""
+        self._cache.clear()
+
+    async def _verify_once(self, key: str, credential: Credential, address: str) -> Principal:
+        # Concurrent requests with the same uncached credential share one verification.
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._verify(credential, address))
+            self._pending[key] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        principal = await asyncio.shield(pending)
+        if principal is None:
+            raise Unauthorized("bad credentials")
+        if len(self._cache) >= self._max_cached:
+            self._cache.clear()
+        self._cache[key] = (principal, self._clock() + self.cache_seconds)
+        return principal
+
+    async def _verify(self, credential: Credential, address: str) -> Principal | None:
+        keys = [f"addr:{address}"]
+        if isinstance(credential, Password):
+            keys.append(f"user:{credential.user}")
+        self._check_limits(*keys)
+        if isinstance(credential, Password):
+            principal = await self.check_password(credential.user, credential.password)
+        elif isinstance(credential, LoginToken):
+            principal = await self._user_token(credential.secret, credential.user_id)
+        else:
+            principal = await self._token(credential)
+        if principal is None:
+            self.limiter.fail(*keys)
+            await self.store.add_audit(_actor(credential), address, "auth.failed", "")
+        elif isinstance(credential, Password):
+            self.limiter.succeed(keys[1])
+        return principal
+
+    def _check_limits(self, *keys: str) -> None:
+        wait = self.limiter.retry_after(*keys)
+        if wait > 0:
+            raise TooManyRequests("too many failed attempts; try again later", retry_after=wait)
+
+    async def _token(self, token: Token) -> Principal | None:
+        if token.secret.startswith(SYSTEM_TOKEN_PREFIX):
+            found = await self.store.find_system_token(digest(token.secret))
+            if found is None:
+                return None
+            return Principal("system", found.system_name, system_id=found.system_id)
+        if token.secret.startswith(USER_TOKEN_PREFIX):
+            return await self._user_token(token.secret, None)
+        return None
+
+    async def _user_token(self, secret: str, user_id: str | None) -> Principal | None:
+        token_digest = digest(secret)
+        found = await self.store.find_user_token(token_digest, time.time())
+        if found is None or (user_id is not None and not equal(user_id, str(found.user_id))):
+            return None
+        user = await self.store.get_user_by_id(found.user_id)
+        if user is None:
+            return None
+        return await self._principal(user, token_digest)
+
+    async def _principal(self, user: UserRecord, token_digest: str | None = None) -> Principal:
+        permissions = await self.store.user_permissions(user.id)
+        return Principal("user", user.name, permissions, user.id, token_digest=token_digest)
+
+    # -- passwords and sessions
+
+    async def check_password(self, name: str, password: str) -> Principal | None:
+        """The user's principal if the password is theirs (argon2 off the event loop)."""
+        user = await self.store.get_user(name)
+        stored = user.password_hash if user is not None else None
+        if not await asyncio.to_thread(self.hashing.verify, stored, password):
+            return None
+        assert user is not None
+        return await self._principal(user)
+
+    async def login(self, name: str, password: str, address: str) -> tuple[Principal, str]:
+        """Check a password and open a session: the principal and its new login token."""
+        keys = (f"addr:{address}", f"user:{name}")
+        self._check_limits(*keys)
+        principal = await self.check_password(name, password)
+        if principal is None or principal.user_id is None:
+            self.limiter.fail(*keys)
+            await self.store.add_audit(name, address, "login.failed", name)
+            raise Unauthorized("bad username or password")
+        self.limiter.succeed(keys[1])
+        token = new_token(USER_TOKEN_PREFIX)
+        await self.store.add_user_token(
+            principal.user_id,
+            token.digest,
+            token.prefix,
+            kind="login",
+            name="login",
+            expires_at=time.time() + self.login_token_seconds,
+        )
+        await self.store.add_audit(name, address, "login", name)
+        session = Principal(
+            "user", principal.name, principal.permissions, principal.user_id,
+            token_digest=token.digest,
+        )  # fmt: skip
+        return session, token.secret
+
+    async def logout(self, principal: Principal, address: str) -> bool:
+        """End the session a login token opened; False for other credentials."""
+        if principal.token_digest is None:
+            return False
+        removed = await self.store.remove_user_token(principal.token_digest)
+        self.forget()
+        await self.store.add_audit(principal.name, address, "logout", principal.name)
+        return removed
+
+
+def _cache_key(credential: Credential) -> str:
+    if isinstance(credential, Password):
+        return digest(f"p\0{credential.user}\0{credential.password}")
+    if isinstance(credential, LoginToken):
+        return digest(f"l\0{credential.user_id}\0{credential.secret}")
+    return digest(f"t\0{credential.secret}")
+
+
+def _actor(credential: Credential) -> str:
+    if isinstance(credential, Password):
+        return credential.user
+    if isinstance(credential, LoginToken):
+        return f"user-id:{credential.user_id}"
+    return "token"

@@ -1,0 +1,82 @@
+"""Reading a request's credential from its headers, in the wire forms the reference docs use.
+
+* ``Authorization: Basic`` with ``user:password`` (OP5), or an empty user and a token as the
+  password (TrueCommand's ``curl -u ":$TOKEN"``);
+* ``X-User-Id`` + ``X-Auth-Token`` from ``POST /api/v1/login`` (Rocket.Chat);
+* ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from fleetwatch.api.errors import Unauthorized
+
+__all__ = ["Credential", "LoginToken", "Password", "Token", "read_credential"]
+
+
+@dataclass(frozen=True, slots=True)
+class Password:
+    user: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginToken:
+    user_id: str
+    secret: str
+
+
+Credential = Password | Token | LoginToken
+
+
+def read_credential(headers: Iterable[tuple[bytes, bytes]]) -> Credential | None:
+    """The credential a request carries, None without one; ``Unauthorized`` when malformed."""
+    authorization = user_id = auth_token = None
+    for key, value in headers:
+        if key == b"authorization":
+            authorization = value
+        elif key == b"x-user-id":
+            user_id = value
+        elif key == b"x-auth-token":
+            auth_token = value
+    if authorization is not None:
+        return _authorization(bytes(authorization))
+    if user_id is not None or auth_token is not None:
+        if not user_id or not auth_token:
+            raise Unauthorized("X-User-Id and X-Auth-Token go together")
+        return LoginToken(_text(user_id), _text(auth_token))
+    return None
+
+
+def _authorization(value: bytes) -> Credential:
+    scheme, _, rest = value.strip().partition(b" ")
+    scheme = scheme.lower()
+    rest = rest.strip()
+    if scheme == b"bearer" and rest:
+        return Token(_text(rest))
+    if scheme == b"basic" and rest:
+        try:
+            decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Unauthorized("malformed Basic credentials") from None
+        user, colon, password = decoded.partition(":")
+        if not colon or not password:
+            raise Unauthorized("malformed Basic credentials")
+        return Token(password) if not user else Password(user, password)
+    raise Unauthorized("unsupported Authorization scheme: use Basic or Bearer")
+
+
+def _text(value: bytes) -> str:
+    try:
+        return value.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise Unauthorized("credentials must be UTF-8") from None
