@@ -1,0 +1,125 @@
+"""Nagios plugin output: the status line, long output and performance data.
+
+``DISK OK - free space: / 3326 MB | /=2643MB;5948;5958;0;5968`` carries its perfdata after the
+first ``|``; further lines are long output, and a ``|`` in them starts more perfdata that runs
+to the end. Each perfdata item is ``'label'=value[UOM];[warn];[crit];[min];[max]``; labels
+with spaces are single-quoted, a quote inside doubled (``'it''s'``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+VALUE = re.compile(
+    r"^(?P<value>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|U)(?P<uom>[^;\d\s]*)$"
+)
+NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
+
+
+class PerfdataError(ValueError):
+    """A perfdata item that does not follow the plugin API; says which and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PerfValue:
+    label: str
+    value: float | None  # None for "U" (the plugin could not determine it)
+    uom: str = ""
+    warn: str = ""  # thresholds are ranges ("10", "10:20", "@~:5"), kept as text
+    crit: str = ""
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PluginOutput:
+    output: str
+    long_output: str
+    perfdata: str
+    values: tuple[PerfValue, ...]
+
+
+def split_output(text: str) -> tuple[str, str, str]:
+    """(status line, long output, perfdata text) of a plugin's whole output."""
+    first, _, rest = text.partition("\n")
+    output, _, perf = first.partition("|")
+    long_output, _, more = rest.partition("|")
+    perfdata = " ".join(p for p in (perf.strip(), " ".join(more.split())) if p)
+    return output.strip(), long_output.strip("\n"), perfdata
+
+
+def _tokens(text: str) -> list[str]:
+    """Whitespace-separated items, where a quoted label may hold spaces."""
+    items: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        start = i
+        if text[i] == "'":
+            i += 1
+            while i < n:
+                if text[i] == "'":
+                    if i + 1 < n and text[i + 1] == "'":
+                        i += 2
+                        continue
+                    break
+                i += 1
+            if i >= n:
+                raise PerfdataError(f"unterminated quote in perfdata item {text[start:]!r}")
+            i += 1
+        while i < n and not text[i].isspace():
+            i += 1
+        items.append(text[start:i])
+    return items
+
+
+def _optional_number(text: str, what: str, item: str) -> float | None:
+    if text == "":
+        return None
+    if not NUMBER.match(text):
+        raise PerfdataError(f"{what} of {item!r} is not a number")
+    return float(text)
+
+
+def parse_item(item: str) -> PerfValue:
+    if item.startswith("'"):
+        end = item.rfind("'=")
+        if end <= 0:
+            raise PerfdataError(f"perfdata item {item!r} has no '=' after its quoted label")
+        label, rest = item[1:end].replace("''", "'"), item[end + 2 :]
+    else:
+        label, sep, rest = item.partition("=")
+        if not sep:
+            raise PerfdataError(f"perfdata item {item!r} has no '='")
+    if not label:
+        raise PerfdataError(f"perfdata item {item!r} has an empty label")
+    parts = rest.split(";")
+    if len(parts) > 5:
+        raise PerfdataError(f"perfdata item {item!r} has more than 5 fields")
+    parts += [""] * (5 - len(parts))
+    match = VALUE.match(parts[0])
+    if not match:
+        raise PerfdataError(f"value of {item!r} is not a number")
+    value = None if match.group("value") == "U" else float(match.group("value"))
+    return PerfValue(
+        label=label,
+        value=value,
+        uom=match.group("uom"),
+        warn=parts[1],
+        crit=parts[2],
+        min=_optional_number(parts[3], "min", item),
+        max=_optional_number(parts[4], "max", item),
+    )
+
+
+def parse_perfdata(text: str) -> tuple[PerfValue, ...]:
+    return tuple(parse_item(item) for item in _tokens(text))
+
+
+def parse_output(text: str) -> PluginOutput:
+    output, long_output, perfdata = split_output(text)
+    return PluginOutput(output, long_output, perfdata, parse_perfdata(perfdata))
