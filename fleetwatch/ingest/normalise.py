@@ -61,8 +61,14 @@ def _cpu(cpus: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any
 
 def _mem(memory: dict[str, Any]) -> dict[str, Any]:
     kinds = memory_bytes(memory)
-    total = sum(kinds.values())
-    available = sum(kinds.get(k, 0.0) for k in AVAILABLE_KINDS)
+    # Explicit totals win: on Linux the kinds overlap (cached is part of inactive), so
+    # ``fleetwatch push`` sends total-bytes and available-bytes rather than letting us sum.
+    total = kinds.pop("total", None)
+    available = kinds.pop("available", None)
+    if total is None:
+        total = sum(kinds.values())
+    if available is None:
+        available = sum(kinds.get(k, 0.0) for k in AVAILABLE_KINDS)
     mem: dict[str, Any] = {k: int(v) for k, v in kinds.items()}
     mem.update(
         {
@@ -163,7 +169,9 @@ def normalise(doc: dict[str, Any]) -> dict[str, Any]:
         stats["core"] = {"log": stats["cpu"]["cpucore"]}
     if isinstance(doc.get("memory"), dict):
         stats["mem"] = _mem(doc["memory"])
-    if isinstance(doc.get("storage"), dict):
+    if isinstance(doc.get("fs"), list):  # per mount, from `fleetwatch push`
+        stats["fs"] = [{**f, "key": "mnt_point"} for f in doc["fs"] if isinstance(f, dict)]
+    elif isinstance(doc.get("storage"), dict):
         stats["fs"] = _fs(doc["storage"])
     if isinstance(doc.get("network"), list):
         stats["network"] = _network(doc["network"])

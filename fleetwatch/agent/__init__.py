@@ -1,0 +1,1 @@
+"""``fleetwatch push``: measure this machine and push TrueCommand-shaped statistics to a hub."""
