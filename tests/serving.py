@@ -77,10 +77,14 @@ class ServeProcess:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 20.0
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 20.0,
+    stdin: str | None = None,
+    module: str = "fleetwatch",
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``fleetwatch ARGS`` to completion."""
+    """Run ``fleetwatch ARGS`` to completion, ``stdin`` as its input."""
     return subprocess.run(
-        [sys.executable, "-m", "fleetwatch", *args], capture_output=True, text=True,
-        timeout=timeout, env={**os.environ, **(env or {})}, check=False,
+        [sys.executable, "-m", module, *args], capture_output=True, text=True,
+        timeout=timeout, env={**os.environ, **(env or {})}, check=False, input=stdin,
     )  # fmt: skip

@@ -8,8 +8,9 @@ where, what; never a secret) and drops the hub's credential cache (``on_change``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from fleetwatch.auth.permissions import BUILTIN_GROUPS, check_permission
 from fleetwatch.auth.secrets import (
@@ -88,7 +89,8 @@ class Admin:
     ) -> UserRecord:
         check_name("user", name)
         password_hash = await self._hash(check_password(password))
-        user = await self.store.add_user(name, password_hash, list(dict.fromkeys(groups)))
+        with _taken("user", name):
+            user = await self.store.add_user(name, password_hash, list(dict.fromkeys(groups)))
         await self._audit(actor, "user.add", name, f"groups={','.join(user.groups)}")
         return user
 
@@ -124,7 +126,8 @@ class Admin:
         check_name("group", name)
         for permission in permissions:
             check_permission(permission)
-        group = await self.store.add_group(name, list(dict.fromkeys(permissions)))
+        with _taken("group", name):
+            group = await self.store.add_group(name, list(dict.fromkeys(permissions)))
         await self._audit(actor, "group.add", name, f"permissions={','.join(group.permissions)}")
         return group
 
@@ -158,7 +161,8 @@ class Admin:
 
     async def add_system(self, actor: Actor, name: str) -> tuple[SystemRecord, str]:
         """Register a system; return it with its first token (named ``default``)."""
-        system = await self.store.add_system(check_name("system", name))
+        with _taken("system", name):
+            system = await self.store.add_system(check_name("system", name))
         secret = await self._system_token(actor, system, DEFAULT_TOKEN_NAME)
         await self._audit(actor, "system.add", name)
         return system, secret
@@ -204,3 +208,11 @@ class Admin:
     async def _audit(self, actor: Actor, action: str, target: str, detail: str = "") -> None:
         self._on_change()
         await self.store.add_audit(actor.name, actor.address, action, target, detail)
+
+
+@contextlib.contextmanager
+def _taken(kind: str, name: str) -> Iterator[None]:
+    try:
+        yield
+    except Conflict:
+        raise Conflict(f"{kind} {name!r} already exists") from None
