@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +32,10 @@ from fleetwatch.collect.base import Collector
 from fleetwatch.collect.live import LiveStats
 from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
 from fleetwatch.config import Config, ConfigError
+from fleetwatch.engine.alerts import AlertEngine
+from fleetwatch.engine.service import AlertService
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
-from fleetwatch.store import Store, open_store
+from fleetwatch.store import Store, SystemRecord, open_store
 from fleetwatch.web import web_routes
 
 log = logging.getLogger(__name__)
@@ -69,8 +72,12 @@ class Hub:
     site: Starlette
     auth: Authenticator
     admin: Admin
+    alerts: AlertService | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.glances.clear_events = self.clear_events
 
     @property
     def api_prefix(self) -> str:
@@ -101,9 +108,35 @@ class Hub:
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         return name in LOOPBACK_NAMES or name.endswith(".localhost") or name == self.config.bind
 
-    async def start(self) -> None:
+    async def prepare(self) -> None:
+        """Open the store and attach the alert engine of the hub's own machine."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
+        system = await self._own_system()
+        self.alerts = AlertService(AlertEngine(), self.store, system.id)
+        await self.alerts.restore()
+        self.live.evaluator = self.alerts.evaluate
+
+    async def _own_system(self) -> SystemRecord:
+        """The hub's machine as a system of its own (source ``local``), named by host name."""
+        hostname = socket.gethostname()
+        for name in (hostname, f"hub-{hostname}"):
+            found = await self.store.get_system(name)
+            if found is None:
+                return await self.store.add_system(name, hostname=hostname, source="local")
+            if found.source == "local":
+                return found
+        raise RuntimeError(f"systems {hostname} and hub-{hostname} exist and are not local")
+
+    async def clear_events(self, warning_only: bool) -> int:
+        if self.alerts is None:
+            return 0
+        cleared = await self.alerts.clear(warning_only)
+        self.live.replace("alert", self.alerts.engine.as_glances())
+        return cleared
+
+    async def start(self) -> None:
+        await self.prepare()
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.live.run(self._stop), name="collector"))
         log.info("fleetwatch %s: collecting every %ss, store %s", __version__,
@@ -118,6 +151,8 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self.alerts is not None:
+            await self.alerts.flush()
         await self.store.close()
 
 

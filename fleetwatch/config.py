@@ -63,7 +63,7 @@ PLUGIN_SECTIONS = set(GLANCES_DEFAULTS) | {
     "cloud", "connections", "irq", "raid", "smart", "vms", "fs", "diskio", "network",
 }  # fmt: skip
 PLUGIN_GENERIC_KEYS = {"disable", "hide", "show", "refresh", "alias", "hide_zero"}
-PLUGIN_KEY_PATTERN = re.compile(r".+_(careful|warning|critical|log|action|action_repeat)$")
+PLUGIN_KEY_PATTERN = re.compile(r"(.+_)?(careful|warning|critical|log|action|action_repeat)$")
 NUMBER_KEY_PATTERN = re.compile(r"(.+_)?(careful|warning|critical)")
 SECRET_PATTERN = re.compile(r"password|secret|token", re.IGNORECASE)
 

@@ -40,7 +40,7 @@ def make_hub(data_dir: Path, **flags: Any) -> Hub:
 
 async def started(hub: Hub, rounds: int = 2) -> Hub:
     """Open the hub's store and publish ``rounds`` collections by hand (no timing races)."""
-    await hub.store.open()
+    await hub.prepare()
     for _ in range(rounds):
         hub.live.publish(hub.live.gather())
     return hub

@@ -6,7 +6,7 @@ below is plain string matching, so no request pays for a framework's validation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -43,7 +43,7 @@ class GlancesAPI:
         live: LiveStats,
         settings: Callable[[], dict[str, dict[str, Any]]],
         args: Callable[[], dict[str, Any]],
-        clear_events: Callable[[bool], int] | None = None,
+        clear_events: Callable[[bool], Awaitable[int]] | None = None,
         *,
         auth: Authenticator | None = None,
         anonymous: frozenset[str] = frozenset({VIEW_STATISTICS}),
@@ -53,7 +53,7 @@ class GlancesAPI:
         self._anonymous = anonymous
         self._settings = settings
         self._args = args
-        self._clear_events = clear_events
+        self.clear_events = clear_events
         self._limits_body = dumps(live.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -188,7 +188,8 @@ class GlancesAPI:
                 await send_json(send, 200, await self._process(pid), head=head)
             case ["events", "clear", "all" | "warning" as which]:
                 _only(method, ("POST",))
-                cleared = self._clear_events(which == "warning") if self._clear_events else 0
+                clear = self.clear_events
+                cleared = await clear(which == "warning") if clear is not None else 0
                 await send_json(send, 200, {"cleared": cleared})
             case _:
                 raise NotFound(f"Unknown route: /{'/'.join(parts)}")
