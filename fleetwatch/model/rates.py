@@ -23,6 +23,8 @@ class RateTracker:
         if not self._fields:
             return stats
         if isinstance(stats, dict):
+            if not stats:  # Glances' "nothing here" {} stays {}
+                return stats
             self._previous = {None: self._one(stats, now, self._previous.get(None))}
             return stats
         if isinstance(stats, list) and self._key is not None:
