@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from fleetwatch.collect.base import Collector, EmptyCollector
+from fleetwatch.collect.cloud import CloudCollector
 from fleetwatch.collect.connections import ConnectionsCollector
+from fleetwatch.collect.containers import ContainersCollector
 from fleetwatch.collect.core import CoreCollector
 from fleetwatch.collect.cpu import CpuCollector
 from fleetwatch.collect.diskio import DiskioCollector
 from fleetwatch.collect.fs import FsCollector
+from fleetwatch.collect.gpu import GpuCollector
 from fleetwatch.collect.ip import IpCollector
 from fleetwatch.collect.irq import IrqCollector
 from fleetwatch.collect.load import LoadCollector
@@ -21,6 +24,7 @@ from fleetwatch.collect.processes import (
     ProgramlistCollector,
 )
 from fleetwatch.collect.quicklook import QuicklookCollector
+from fleetwatch.collect.raid import RaidCollector
 from fleetwatch.collect.scalars import (
     HelpCollector,
     NowCollector,
@@ -28,7 +32,11 @@ from fleetwatch.collect.scalars import (
     UptimeCollector,
     VersionCollector,
 )
+from fleetwatch.collect.sensors import SensorsCollector
+from fleetwatch.collect.smart import SmartCollector
 from fleetwatch.collect.system import SystemCollector
+from fleetwatch.collect.vms import VmsCollector
+from fleetwatch.collect.wifi import WifiCollector
 from fleetwatch.model.plugin import PluginSpec
 
 # The reference's ``pluginslist``, in its order.
@@ -43,16 +51,8 @@ PLUGIN_NAMES = (
 NOT_GATHERED: dict[str, PluginSpec] = {
     "alert": PluginSpec("alert", "list"),
     "amps": PluginSpec("amps", "list", key="name"),
-    "cloud": PluginSpec("cloud", "dict"),
-    "containers": PluginSpec("containers", "list", key="name"),
     "folders": PluginSpec("folders", "list", key="path"),
-    "gpu": PluginSpec("gpu", "list", key="gpu_id"),
     "ports": PluginSpec("ports", "list", key="indice"),
-    "raid": PluginSpec("raid", "dict"),
-    "sensors": PluginSpec("sensors", "list", key="label"),
-    "smart": PluginSpec("smart", "dict"),
-    "vms": PluginSpec("vms", "dict"),
-    "wifi": PluginSpec("wifi", "list", key="ssid"),
 }
 
 
@@ -81,6 +81,14 @@ def build_collectors() -> list[Collector]:
         IrqCollector(),
         ConnectionsCollector(),
         QuicklookCollector(),
+        SensorsCollector(),
+        GpuCollector(),
+        ContainersCollector(),
+        RaidCollector(),
+        SmartCollector(),
+        WifiCollector(),
+        VmsCollector(),
+        CloudCollector(),
     ]
     empty: list[Collector] = [EmptyCollector(spec) for spec in NOT_GATHERED.values()]
     return gathered + empty

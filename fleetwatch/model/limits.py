@@ -247,7 +247,18 @@ GLANCES_DEFAULTS: dict[str, Limits] = {
 
 # Switches Glances' shipped configuration file sets beyond the defaults above: reading the
 # kernel's TCP tables costs more than every other plugin together, so it is opt-in.
-SHIPPED_SWITCHES: dict[str, Limits] = {"connections": {"connections_disable": ["True"]}}
+# The cloud plugin contacts the metadata service only when a config enables it.
+SHIPPED_SWITCHES: dict[str, Limits] = {
+    "connections": {"connections_disable": ["True"]},
+    "cloud": {"cloud_disable": ["True"]},
+}
+
+# Defaults of our own where Glances has none: plugins that run an external tool are
+# gathered less often than every round.
+HUB_DEFAULTS: dict[str, Limits] = {
+    "smart": {"smart_refresh": 60.0},
+    "vms": {"vms_refresh": 10.0},
+}
 
 
 def default_limits(plugins: list[str], history_size: float) -> dict[str, Limits]:
@@ -256,6 +267,7 @@ def default_limits(plugins: list[str], history_size: float) -> dict[str, Limits]
     for name in plugins:
         limits = copy.deepcopy(GLANCES_DEFAULTS.get(name, {}))
         limits.update(copy.deepcopy(SHIPPED_SWITCHES.get(name, {})))
+        limits.update(copy.deepcopy(HUB_DEFAULTS.get(name, {})))
         limits["history_size"] = float(history_size)
         out[name] = limits
     return out
