@@ -151,19 +151,35 @@ def hub_argv(port: int, data_dir: Path, refresh_s: int) -> list[str]:
     ]
 
 
+def add_bench_user(data_dir: Path, credentials: str) -> None:
+    """Make the ``BENCH_AUTH`` user (in ``readonly``) in a fresh hub's data dir."""
+    user, _, password = credentials.partition(":")
+    argv = [sys.executable, "-m", "fleetwatch.cli_admin", "user", "add", user, "--group",
+            "readonly", "--password-stdin", "--data-dir", str(data_dir)]  # fmt: skip
+    done = subprocess.run(argv, input=password + "\n", capture_output=True, text=True,
+                          timeout=60, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"cannot add the BENCH_AUTH user: {done.stderr.strip()}")
+
+
 class Launcher:
     """Spawns fresh server processes; every hub start gets its own empty data dir."""
 
-    def __init__(self, root: Path, glances_config: Path, refresh_s: int) -> None:
+    def __init__(
+        self, root: Path, glances_config: Path, refresh_s: int, auth: str | None = None
+    ) -> None:
         self.root = root
         self.glances_config = glances_config
         self.refresh_s = refresh_s
+        self.auth = auth
         self._n = 0
 
     def argv(self, key: str, port: int, tag: str) -> list[str]:
         if key == HUB:
             data_dir = self.root / f"hub-data-{tag}"
             data_dir.mkdir(parents=True, exist_ok=False)
+            if self.auth:
+                add_bench_user(data_dir, self.auth)
             return hub_argv(port, data_dir, self.refresh_s)
         return _glances.glances_argv(port, self.glances_config, refresh_s=self.refresh_s)
 
@@ -655,7 +671,7 @@ def run(s: Settings) -> tuple[str, dict[str, Any], list[_report.TargetResult]]:
     log(f"settings: {s.to_json()}")
     with tempfile.TemporaryDirectory(prefix="fleetwatch-bench-") as tmp:
         root = Path(tmp)
-        launcher = Launcher(root, _glances.write_config(root / "glances"), s.refresh_s)
+        launcher = Launcher(root, _glances.write_config(root / "glances"), s.refresh_s, s.auth)
         env["status"] = {k: status_body(launcher, k, s) for k in s.servers}
 
         starts = start_times(launcher, s)

@@ -14,14 +14,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from fleetwatch.auth.admin import Actor, Admin
-from fleetwatch.auth.secrets import PasswordHashing
 from fleetwatch.config import ConfigError, load_config
-from fleetwatch.store import Conflict, NotFound, Store, StoreError, open_store
+
+if TYPE_CHECKING:  # the store and argon2 load only when a command runs: `--help` stays fast
+    from fleetwatch.auth.admin import Actor, Admin
+    from fleetwatch.store import Store
 
 __all__ = ["COMMANDS", "group", "system", "user"]
 
@@ -41,6 +42,8 @@ def store_options(function: F) -> F:
 
 def run(opts: dict[str, Any], action: Callable[[Admin, Actor], Awaitable[T]]) -> T:
     """Open the store, run ``action``, close the store; errors become one line and exit 1."""
+    from fleetwatch.store import open_store  # noqa: PLC0415
+
     try:
         config = load_config(
             opts.get("config_path"),
@@ -58,6 +61,10 @@ def run(opts: dict[str, Any], action: Callable[[Admin, Actor], Awaitable[T]]) ->
 
 
 async def _run(store: Store, action: Callable[[Admin, Actor], Awaitable[T]]) -> T:
+    from fleetwatch.auth.admin import Actor, Admin  # noqa: PLC0415
+    from fleetwatch.auth.secrets import PasswordHashing  # noqa: PLC0415
+    from fleetwatch.store import Conflict, NotFound, StoreError  # noqa: PLC0415
+
     try:
         await store.open()
     except StoreError as exc:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fleetwatch.collect.configured import ITEM_ATTRIBUTES, split_item_key
 from fleetwatch.model.limits import GLANCES_DEFAULTS, coerce_limit
 
 ENV_PREFIX = "FLEETWATCH_"
@@ -63,6 +64,11 @@ PLUGIN_SECTIONS = set(GLANCES_DEFAULTS) | {
     "cloud", "connections", "irq", "raid", "smart", "vms", "fs", "diskio", "network",
 }  # fmt: skip
 PLUGIN_GENERIC_KEYS = {"disable", "hide", "show", "refresh", "alias", "hide_zero"}
+# Section keys of plugins that Glances configures beyond its limits.
+PLUGIN_EXTRA_KEYS = {"cloud": {"base_url", "timeout"}}
+# Item attributes (``[ports] web_port = 443``, or ``[ports.web] port = 443``) that are numbers.
+ITEM_NUMBER_ATTRIBUTES = {"port", "timeout", "refresh", "rtt_warning", "careful", "warning",
+                          "critical", "countmin", "countmax"}  # fmt: skip
 PLUGIN_KEY_PATTERN = re.compile(r"(.+_)?(careful|warning|critical|log|action|action_repeat)$")
 NUMBER_KEY_PATTERN = re.compile(r"(.+_)?(careful|warning|critical)")
 SECRET_PATTERN = re.compile(r"password|secret|token", re.IGNORECASE)
@@ -177,15 +183,19 @@ def _check_plugin_key(section: str, key: str, origin: str) -> None:
     known = {k.removeprefix(f"{section}_") for k in GLANCES_DEFAULTS.get(section, {})}
     if key in known or key in PLUGIN_GENERIC_KEYS or PLUGIN_KEY_PATTERN.fullmatch(key):
         return
+    if key in PLUGIN_EXTRA_KEYS.get(section, ()) or split_item_key(section, key) is not None:
+        return
     raise ConfigError(f"{origin}: unknown key {key!r} in section [{section}]")
 
 
 def _wants_number(section: str, key: str) -> bool:
     """Thresholds, refresh intervals and keys whose Glances default is a number."""
     default = GLANCES_DEFAULTS.get(section, {}).get(f"{section}_{key}")
+    item = split_item_key(section, key)
     return (
         isinstance(default, int | float)
-        or key == "refresh"
+        or key in {"refresh", "timeout"}
+        or (item is not None and item[1] in ITEM_NUMBER_ATTRIBUTES)
         or NUMBER_KEY_PATTERN.fullmatch(key) is not None
     )
 
@@ -214,6 +224,17 @@ def _merge(
         plugins.setdefault(section, {})[key] = value
     else:
         raise ConfigError(f"{origin}: unknown section [{section}]")
+
+
+def _flatten_items(section: str, table: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``[ports.web] host = ...`` is ``[ports] web_host = ...``: items as TOML sub-tables."""
+    out: list[tuple[str, Any]] = []
+    for key, value in table.items():
+        if isinstance(value, dict) and section in ITEM_ATTRIBUTES:
+            out += [(f"{key}_{attr}", v) for attr, v in value.items()]
+        else:
+            out.append((key, value))
+    return out
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -251,7 +272,7 @@ def load_config(
         for section, table in _read_toml(path).items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
-            for key, value in table.items():
+            for key, value in _flatten_items(section, table):
                 _merge(values, plugins, section, key, value, str(path))
     for s in SETTINGS:
         if s.env and s.env in env:

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from fleetwatch.api.errors import Unauthorized
 
-__all__ = ["Credential", "LoginToken", "Password", "Token", "read_credential"]
+__all__ = [
+    "Credential",
+    "LoginToken",
+    "Password",
+    "Token",
+    "parse_credential",
+    "raw_credential",
+    "read_credential",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +46,11 @@ class LoginToken:
 Credential = Password | Token | LoginToken
 
 
-def read_credential(headers: Iterable[tuple[bytes, bytes]]) -> Credential | None:
-    """The credential a request carries, None without one; ``Unauthorized`` when malformed."""
+def raw_credential(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
+    """The credential headers' raw bytes, tagged by form: what the credential cache hashes.
+
+    No decoding here: on the hot path a known credential costs this scan and one hash.
+    """
     authorization = user_id = auth_token = None
     for key, value in headers:
         if key == b"authorization":
@@ -49,12 +60,26 @@ def read_credential(headers: Iterable[tuple[bytes, bytes]]) -> Credential | None
         elif key == b"x-auth-token":
             auth_token = value
     if authorization is not None:
-        return _authorization(bytes(authorization))
+        return b"a\0" + bytes(authorization)
     if user_id is not None or auth_token is not None:
-        if not user_id or not auth_token:
-            raise Unauthorized("X-User-Id and X-Auth-Token go together")
-        return LoginToken(_text(user_id), _text(auth_token))
+        return b"l\0" + bytes(user_id or b"") + b"\0" + bytes(auth_token or b"")
     return None
+
+
+def parse_credential(raw: bytes) -> Credential:
+    """Decode what ``raw_credential`` returned; ``Unauthorized`` when it is malformed."""
+    if raw.startswith(b"a\0"):
+        return _authorization(raw[2:])
+    user_id, _, auth_token = raw[2:].partition(b"\0")
+    if not user_id or not auth_token:
+        raise Unauthorized("X-User-Id and X-Auth-Token go together")
+    return LoginToken(_text(user_id), _text(auth_token))
+
+
+def read_credential(headers: Iterable[tuple[bytes, bytes]]) -> Credential | None:
+    """The credential a request carries, None without one; ``Unauthorized`` when malformed."""
+    raw = raw_credential(headers)
+    return None if raw is None else parse_credential(raw)
 
 
 def _authorization(value: bytes) -> Credential:

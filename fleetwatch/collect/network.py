@@ -40,6 +40,18 @@ SPEC = PluginSpec(
 )
 
 
+def aliases(limits: dict[str, Any]) -> dict[str, str]:
+    """``[network] alias = ["eth0:WAN"]`` (Glances writes ``alias=eth0:WAN,wlan0:WIFI``)."""
+    value = limits.get("network_alias")
+    pairs = value if isinstance(value, list) else []
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, alias = pair.partition(":")
+        if sep and name.strip() and alias.strip():
+            out[name.strip()] = alias.strip()
+    return out
+
+
 def _counters() -> dict[str, Any]:
     return psutil.net_io_counters(pernic=True) or {}
 
@@ -61,6 +73,7 @@ class NetworkCollector:
         limits = ctx.limits.get("network", {})
         hide_no_up = is_true(limits.get("network_hide_no_up"))
         hide_no_ip = is_true(limits.get("network_hide_no_ip"))
+        alias = aliases(limits)
         stats = self._if_stats()
         with_ip = {
             name
@@ -79,7 +92,7 @@ class NetworkCollector:
                 {
                     "key": "interface_name",
                     "interface_name": name,
-                    "alias": None,
+                    "alias": alias.get(name),
                     "bytes_recv": int(c.bytes_recv),
                     "bytes_sent": int(c.bytes_sent),
                     "bytes_all": int(c.bytes_recv) + int(c.bytes_sent),

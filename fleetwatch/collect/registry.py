@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fleetwatch.collect.amps import AmpsCollector
 from fleetwatch.collect.base import Collector, EmptyCollector
 from fleetwatch.collect.cloud import CloudCollector
 from fleetwatch.collect.connections import ConnectionsCollector
@@ -9,6 +10,7 @@ from fleetwatch.collect.containers import ContainersCollector
 from fleetwatch.collect.core import CoreCollector
 from fleetwatch.collect.cpu import CpuCollector
 from fleetwatch.collect.diskio import DiskioCollector
+from fleetwatch.collect.folders import FoldersCollector
 from fleetwatch.collect.fs import FsCollector
 from fleetwatch.collect.gpu import GpuCollector
 from fleetwatch.collect.ip import IpCollector
@@ -18,6 +20,7 @@ from fleetwatch.collect.mem import MemCollector
 from fleetwatch.collect.memswap import MemswapCollector
 from fleetwatch.collect.network import NetworkCollector
 from fleetwatch.collect.percpu import PercpuCollector
+from fleetwatch.collect.ports import PortsCollector
 from fleetwatch.collect.processes import (
     ProcesscountCollector,
     ProcesslistCollector,
@@ -50,9 +53,6 @@ PLUGIN_NAMES = (
 # Plugins answered with Glances' own "nothing here" value until they are gathered.
 NOT_GATHERED: dict[str, PluginSpec] = {
     "alert": PluginSpec("alert", "list"),
-    "amps": PluginSpec("amps", "list", key="name"),
-    "folders": PluginSpec("folders", "list", key="path"),
-    "ports": PluginSpec("ports", "list", key="indice"),
 }
 
 
@@ -74,6 +74,7 @@ def build_collectors() -> list[Collector]:
         ProcesslistCollector(),
         ProcesscountCollector(),
         ProgramlistCollector(),
+        AmpsCollector(),
         FsCollector(),
         DiskioCollector(),
         NetworkCollector(),
@@ -89,6 +90,8 @@ def build_collectors() -> list[Collector]:
         WifiCollector(),
         VmsCollector(),
         CloudCollector(),
+        PortsCollector(),
+        FoldersCollector(),
     ]
     empty: list[Collector] = [EmptyCollector(spec) for spec in NOT_GATHERED.values()]
     return gathered + empty
