@@ -20,6 +20,7 @@ from starlette.routing import Mount
 from fleetwatch import __version__
 from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
 from fleetwatch.api.docs import docs_routes
+from fleetwatch.api.external import external_app
 from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.servers import servers_app
@@ -33,7 +34,7 @@ from fleetwatch.collect.live import LiveStats
 from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
 from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
-from fleetwatch.engine.service import AlertService
+from fleetwatch.engine.service import AlertService, SystemAlerts
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
 from fleetwatch.store import Store, SystemRecord, open_store
 from fleetwatch.web import web_routes
@@ -73,6 +74,7 @@ class Hub:
     auth: Authenticator
     admin: Admin
     alerts: AlertService | None = None
+    pushed: SystemAlerts | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -151,8 +153,9 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        if self.alerts is not None:
-            await self.alerts.flush()
+        for alerts in (self.alerts, self.pushed):
+            if alerts is not None:
+                await alerts.flush()
         await self.store.close()
 
 
@@ -171,7 +174,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
 
     prefix = config.url_prefix
     routes = docs_routes(prefix, live)
+    pushed = SystemAlerts(store, limits)
     routes += [
+        Mount(f"{prefix}/api/external", app=external_app(guard, store, pushed.evaluate)),
         Mount(f"{prefix}/api/v1", app=v1_app(guard, admin)),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin)),
     ]
@@ -186,7 +191,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         anonymous=anonymous_permissions(config),
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
-               admin=admin)  # fmt: skip
+               admin=admin, pushed=pushed)  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:

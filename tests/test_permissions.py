@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from fleetwatch.api.glances import permission_for
 from fleetwatch.api.openapi import GLANCES_ROUTES
 from fleetwatch.app import Hub
+from fleetwatch.auth.admin import Actor
 from fleetwatch.auth.permissions import ALL_PERMISSIONS
 
 pytestmark = pytest.mark.anyio
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.anyio
 PUBLIC = "public"
 ANY_PRINCIPAL = "any principal"
 MANAGE_USERS, MANAGE_SYSTEMS = "manage-users", "manage-systems"
+SYSTEM_TOKEN = "a system token"  # TrueCommand's hooks: only a system may submit for itself
 
 # Every route outside /api/4, with what it needs.
 EXPECTED: dict[tuple[str, str], str] = {
@@ -59,6 +61,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("PUT", "/api/servers/add_tokens"): MANAGE_SYSTEMS,
     ("POST", "/api/servers/remove_tokens"): MANAGE_SYSTEMS,
     ("PUT", "/api/servers/remove_tokens"): MANAGE_SYSTEMS,
+    ("POST", "/api/external/submit_stats"): SYSTEM_TOKEN,
+    ("PUT", "/api/external/submit_stats"): SYSTEM_TOKEN,
 }
 SAMPLES = {
     "plugin": "cpu", "item": "total", "nb": "2", "value": "x", "key": "x",
@@ -115,6 +119,8 @@ async def test_every_route_against_every_kind_of_caller(hub: Hub) -> None:
     for permission in ALL_PERMISSIONS:
         await hub.store.add_group(f"only-{permission}", [permission])
         await hub.store.add_member(f"has-{permission}", f"only-{permission}")
+    _, system_token = await hub.admin.add_system(Actor("test", "127.0.0.1"), "perm-system")
+    users[SYSTEM_TOKEN] = {"authorization": f"Bearer {system_token}"}
     routes = all_routes(hub)
     assert len(routes) > 40
     async with client_for(hub) as client:

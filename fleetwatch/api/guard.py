@@ -63,7 +63,7 @@ class Guard:
 
     async def fields(self, request: Request) -> dict[str, Any]:
         """A JSON object or form body as a dict (form values that repeat become lists)."""
-        body = await self._body(request)
+        body = await self.body(request)
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if not body.strip():
             return {}
@@ -84,7 +84,8 @@ class Guard:
             raise BadRequest("the body must be a JSON object")
         return value
 
-    async def _body(self, request: Request) -> bytes:
+    async def body(self, request: Request) -> bytes:
+        """The raw body, refused past ``max_body_bytes`` (413) without reading it all."""
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from fleetwatch.api.errors import Unauthorized
+from fleetwatch.auth.secrets import SYSTEM_TOKEN_PREFIX
 
 __all__ = [
     "Credential",
@@ -96,7 +97,11 @@ def _authorization(value: bytes) -> Credential:
         user, colon, password = decoded.partition(":")
         if not colon or not password:
             raise Unauthorized("malformed Basic credentials")
-        return Token(password) if not user else Password(user, password)
+        # TrueCommand ignores the user name beside a system token (``curl -u "any:$TOKEN"``);
+        # a system token is recognisable by its prefix, so it is never taken for a password.
+        if not user or password.startswith(SYSTEM_TOKEN_PREFIX):
+            return Token(password)
+        return Password(user, password)
     raise Unauthorized("unsupported Authorization scheme: use Basic or Bearer")
 
 

@@ -64,3 +64,25 @@ class AlertService:
         """Wait for saves in flight (shutdown, tests)."""
         while self._drain is not None and not self._drain.done():
             await asyncio.shield(self._drain)
+
+
+class SystemAlerts:
+    """One alert engine per pushed system, created (and restored) on its first snapshot."""
+
+    def __init__(self, store: Store, limits: dict[str, Limits]) -> None:
+        self.store = store
+        self.limits = limits
+        self.services: dict[int, AlertService] = {}
+
+    async def evaluate(self, system_id: int, stats: dict[str, Any], now: float) -> None:
+        service = self.services.get(system_id)
+        if service is None:
+            service = AlertService(AlertEngine(), self.store, system_id)
+            await service.restore()
+            # Another request for the same system may have restored it meanwhile: keep one.
+            service = self.services.setdefault(system_id, service)
+        service.evaluate(stats, self.limits, now)
+
+    async def flush(self) -> None:
+        for service in self.services.values():
+            await service.flush()

@@ -1,0 +1,70 @@
+"""TrueCommand's external hooks: ``submit_stats`` and ``submit_alerts`` with a system token.
+
+``curl -u ":$TOKEN" -X PUT --data "$DATA" .../api/external/submit_stats`` is answered
+``{"result": "success"}`` only once the snapshot is committed. The token names the system;
+the Basic user name is ignored, as TrueCommand does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fleetwatch.api.errors import ApiError, BadRequest, Forbidden
+from fleetwatch.api.guard import Guard
+from fleetwatch.api.shapes import handler, truecommand_error
+from fleetwatch.auth.authenticator import Principal
+from fleetwatch.ingest.normalise import normalise
+from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate
+from fleetwatch.store import Store, StoreError
+
+__all__ = ["external_app"]
+
+SUCCESS = b'{"result":"success"}'
+Evaluate = Callable[[int, dict[str, Any], float], Awaitable[None]]
+
+
+class External:
+    def __init__(self, guard: Guard, store: Store, evaluate: Evaluate | None) -> None:
+        self.guard = guard
+        self.store = store
+        self.evaluate = evaluate
+
+    async def _system(self, request: Request) -> Principal:
+        principal = await self.guard.principal(request)
+        if principal.kind != "system" or principal.system_id is None:
+            raise Forbidden('a system token (curl -u ":$TOKEN")')
+        return principal
+
+    async def submit_stats(self, request: Request) -> Response:
+        principal = await self._system(request)
+        assert principal.system_id is not None
+        try:
+            document = validate(parse_json(await self.guard.body(request)))
+        except InvalidDocument as exc:
+            raise BadRequest(str(exc)) from None
+        stats = normalise(document)
+        now = time.time()
+        # Both writes join the same group commit; the reply waits for it.
+        await asyncio.gather(
+            self.store.add_snapshot(principal.system_id, now, document, stats, "push"),
+            self.store.touch_system(principal.system_id, now, document["hostname"]),
+        )
+        if self.evaluate is not None:
+            await self.evaluate(principal.system_id, stats, now)
+        return Response(SUCCESS, media_type="application/json")
+
+
+def external_app(guard: Guard, store: Store, evaluate: Evaluate | None = None) -> Starlette:
+    """The ``/api/external`` hooks, to be mounted at ``{prefix}/api/external``."""
+    api = External(guard, store, evaluate)
+    routes = [Route("/submit_stats", api.submit_stats, methods=["PUT", "POST"])]
+    render = handler(truecommand_error)
+    return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})
