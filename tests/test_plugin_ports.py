@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,14 +70,17 @@ def test_open_and_closed_tcp_ports(listener: int) -> None:
 def test_checks_run_in_the_background_and_respect_refresh(listener: int) -> None:
     limits = limits_with({"web_host": "127.0.0.1", "web_port": listener, "web_refresh": 10})
     calls: list[tuple[str, int]] = []
+    release = threading.Event()
 
     def check(host: str, port: int, timeout: float) -> float | bool:
         calls.append((host, port))
+        release.wait(5)  # a slow host: the round must not wait for it
         return tcp_check(host, port, timeout)
 
     collector = PortsCollector(check=check)
     (first,) = collector.collect(CollectContext(now=1000.0, limits=limits))
     assert first["status"] is None  # not checked yet: the round did not wait
+    release.set()
     deadline = time.monotonic() + 5
     status = None
     while status is None and time.monotonic() < deadline:
