@@ -17,12 +17,23 @@ import httpx
 
 from fleetwatch.collect.base import CollectContext
 from fleetwatch.collect.configured import as_number, as_text
+from fleetwatch.model.fields import Field
 from fleetwatch.model.limits import Limits
 from fleetwatch.model.plugin import PluginSpec
 
 log = logging.getLogger(__name__)
 
-SPEC = PluginSpec(name="cloud", shape="dict")
+SPEC = PluginSpec(
+    name="cloud",
+    shape="dict",
+    extra_fields=(
+        Field("instance-id", "Instance ID", None),
+        Field("instance-type", "Instance type", None),
+        Field("ami-id", "Machine image ID", None),
+        Field("region", "Region", None),
+        Field("type", "Where the identity was read", None),
+    ),
+)
 
 DEFAULT_BASE_URL = "http://169.254.169.254"
 RETRY_SECONDS = 300.0

@@ -14,6 +14,7 @@ why once. No raw socket, no ``ping`` subprocess. The default-gateway probe is no
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -65,11 +66,17 @@ def icmp_check(host: str, port: int, timeout: float) -> float | bool:
             reply = sock.recv(1024)
             elapsed = time.perf_counter() - started
     except PermissionError:
-        log.warning("ports: ICMP to %s needs this group in net.ipv4.ping_group_range", host)
+        _no_ping_socket(host)
         return False
     except OSError:
         return False
     return elapsed if reply[:1] == b"\x00" else False  # type 0: echo reply
+
+
+@functools.cache
+def _no_ping_socket(host: str) -> None:
+    """Said once per host, not at every refresh."""
+    log.warning("ports: ICMP to %s needs this group in net.ipv4.ping_group_range", host)
 
 
 def check(host: str, port: int, timeout: float) -> float | bool:

@@ -13,9 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from fleetwatch.collect.base import CollectContext
+from fleetwatch.model.fields import Field
 from fleetwatch.model.plugin import PluginSpec
 
-SPEC = PluginSpec(name="raid", shape="dict")
+# Each array's fields (the plugin is a dict of arrays by name, like Glances' raid plugin).
+SPEC = PluginSpec(
+    name="raid",
+    shape="dict",
+    extra_fields=(
+        Field("status", "Array status (active or inactive)", None),
+        Field("type", "RAID level (raid0, raid1, raid5...)", None),
+        Field("components", "Member devices and their role number", None),
+        Field("failed", "Member devices marked faulty", None),
+        Field("used", "Number of working devices", "number"),
+        Field("available", "Number of devices the array is made of", "number"),
+        Field("config", "Member map, U for up and _ for down", None),
+        Field("action", "Running sync action (resync, recovery, reshape, check)", None),
+        Field("progress", "Progress of the running sync action", "percent"),
+    ),
+)
 
 MDSTAT = Path("/proc/mdstat")
 _ARRAY = re.compile(r"^(md\S*)\s*:\s*(.*)$")
