@@ -4,6 +4,7 @@ or sub-tables), ``[cloud]``, network ``alias``, percpu ``max_cpu_display``, and 
 
 from __future__ import annotations
 
+import shutil
 import socket
 from pathlib import Path
 from typing import Any
@@ -146,3 +147,45 @@ def test_hide_and_show_apply_to_every_list_plugin(
     items = live.gather()["fresh"][spec.name]
 
     assert [item[spec.key] for item in items] == ["keep-1"]
+
+
+def test_configured_plugins_through_the_live_loop(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "f").write_bytes(b"x" * 2048)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        config = config_from(
+            tmp_path,
+            f"""
+[amps.python]
+regex = "python|pytest"
+countmin = 1
+
+[ports.local]
+host = "127.0.0.1"
+port = {port}
+
+[folders.data]
+path = "{tmp_path / "data"}"
+warning = 1
+""",
+        )
+        limits = build_limits(config)
+        live = LiveStats(build_collectors(), limits, refresh=2.0, history_size=10)
+        live.publish(live.gather())
+        assert live.published is not None
+        states = live.published.states
+
+    (amp,) = states["amps"].stats
+    assert (amp["name"], amp["countmin"]) == ("python", 1.0)
+    assert amp["count"] >= 1
+    (local,) = states["ports"].stats
+    assert (local["indice"], local["port"]) == ("local", port)
+    (data,) = states["folders"].stats
+    assert (data["size"], data["warning"]) == (2048, 1.0)
+    if shutil.which("virsh") is None and shutil.which("multipass") is None:
+        assert states["vms"].body == b"{}"  # no VM engine here: Glances' {}, no rates added
+    assert states["cloud"].body == b"{}"  # disabled by default: never gathered
+    assert live.disabled("cloud")
