@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from fleetwatch import __version__
+from fleetwatch.cli_push import push
 from fleetwatch.config import ConfigError, load_config
 
 
@@ -84,3 +85,6 @@ def serve(
         run_server(hub)
     except (ConfigError, StartError, ValueError) as exc:
         fail(str(exc))
+
+
+main.add_command(push)
