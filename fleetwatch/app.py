@@ -141,6 +141,7 @@ class Hub:
         await self.prepare()
         self._stop.clear()
         self._tasks.append(asyncio.create_task(self.live.run(self._stop), name="collector"))
+        self._tasks.append(asyncio.create_task(self.auth.watch(self._stop), name="auth-watch"))
         log.info("fleetwatch %s: collecting every %ss, store %s", __version__,
                  self.config.refresh, self.store.url)  # fmt: skip
         if anonymous_permissions(self.config) and not is_loopback(self.config.bind):

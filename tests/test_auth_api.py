@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hubs import add_user, basic, client_for, make_hub, started
+from hubs import CHEAP_HASHING, add_user, basic, client_for, make_hub, started
 
 from fleetwatch.app import Hub
+from fleetwatch.auth.admin import Actor, Admin
+from fleetwatch.store import open_store
 
 pytestmark = pytest.mark.anyio
 
@@ -232,3 +235,29 @@ async def test_admin_calls_manage_users_and_groups(open_hub: Hub, web: httpx.Asy
     assert (await web.get("/api/4/cpu", headers=hank)).status_code == 401
     audit = (await web.get("/api/v1/audit.list", headers=admin)).json()["entries"]
     assert {"user.add", "group.add", "group.revoke", "user.remove"} <= {e["action"] for e in audit}
+
+
+async def test_changes_by_another_process_drop_the_cache(
+    open_hub: Hub, web: httpx.AsyncClient
+) -> None:
+    headers = await add_user(open_hub, "kim", "kims password", "readonly")
+    assert (await web.get("/api/4/cpu", headers=headers)).status_code == 200
+    stop = asyncio.Event()
+    watching = asyncio.create_task(open_hub.auth.watch(stop, interval=0.01))
+    try:
+        # The CLI's way: its own store on the same file, its own Admin.
+        other = open_store(open_hub.store.url)
+        await other.open()
+        try:
+            await asyncio.sleep(0.05)  # the watcher has read the current marker
+            await Admin(other, CHEAP_HASHING).remove_user(Actor("cli:test", "local"), "kim")
+        finally:
+            await other.close()
+        for _ in range(200):
+            if (await web.get("/api/4/cpu", headers=headers)).status_code == 401:
+                break
+            await asyncio.sleep(0.01)
+        assert (await web.get("/api/4/cpu", headers=headers)).status_code == 401
+    finally:
+        stop.set()
+        await watching

@@ -159,3 +159,15 @@ async def test_no_secret_is_in_the_sqlite_file(tmp_path: Path) -> None:
     assert token.secret.encode() not in data
     assert system_token.secret.encode() not in data
     assert token.digest.encode() in data
+
+
+async def test_latest_credential_change_skips_login_attempts(store: Store) -> None:
+    assert await store.latest_credential_change() == 0
+    await store.add_audit("cli", "local", "user.add", "amy")
+    marker = await store.latest_credential_change()
+    assert marker > 0
+    await store.add_audit("amy", "127.0.0.1", "login", "amy")
+    await store.add_audit("amy", "127.0.0.1", "login.failed", "amy")
+    assert await store.latest_credential_change() == marker
+    await store.add_audit("cli", "local", "system.revoke", "web1")
+    assert await store.latest_credential_change() > marker

@@ -4,14 +4,16 @@ A verified credential is cached for ``cache_seconds`` under the SHA-256 of its r
 so a request with a known credential costs a hash and a dictionary look-up, never argon2, a
 query or even a base64 decode.
 Changes made through this hub (a password, a revoked token, a group's permissions) drop the cache
-at once; changes made by the CLI in another process reach this one within ``cache_seconds``.
+at once; changes made by another process (the CLI, another hub) within a second (``watch``).
 Failed attempts are limited per user and per address (``TooManyRequests``, 429).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,9 +37,11 @@ from fleetwatch.auth.secrets import (
     equal,
     new_token,
 )
-from fleetwatch.store import Store, UserRecord
+from fleetwatch.store import Store, StoreError, UserRecord
 
 __all__ = ["ANONYMOUS", "Authenticator", "Principal"]
+
+log = logging.getLogger(__name__)
 
 PrincipalKind = Literal["user", "system", "anonymous"]
 
@@ -102,6 +106,21 @@ class Authenticator:
     def forget(self) -> None:
         """Drop every cached credential: called on any change to users, groups or tokens."""
         self._cache.clear()
+
+    async def watch(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Drop the cache when another process (the CLI, another hub) changes a credential."""
+        seen: int | None = None
+        while not stop.is_set():
+            try:
+                latest = await self.store.latest_credential_change()
+            except StoreError as exc:
+                log.warning("cannot check for credential changes: %s", exc)
+            else:
+                if seen is not None and latest != seen:
+                    self.forget()
+                seen = latest
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
 
     async def _verify_once(self, key: bytes, credential: Credential, address: str) -> Principal:
         # Concurrent requests with the same uncached credential share one verification.

@@ -159,3 +159,7 @@ class IdentityStore(Protocol):
 
     async def list_audit(self, *, limit: int = 100) -> list[AuditRecord]:
         """The latest entries first."""
+
+    async def latest_credential_change(self) -> int:
+        """The id of the latest audit entry that changed a credential (0 for none): hubs
+        sharing the store poll it to drop cached credentials that another process changed."""

@@ -251,6 +251,15 @@ class IdentitySQL:
         )
         return [AuditRecord(*row) for row in rows]
 
+    async def latest_credential_change(self) -> int:
+        # Newest first by primary key: stops at the first row that is not a login attempt.
+        rows = await self._select(
+            "SELECT id FROM audit_log WHERE action NOT IN ('login', 'login.failed', 'auth.failed')"
+            " ORDER BY id DESC LIMIT 1",
+            (),
+        )
+        return int(rows[0][0]) if rows else 0
+
     # -- plumbing
 
     def _sql(self, sql: str) -> str:
