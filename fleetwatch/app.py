@@ -24,6 +24,7 @@ from fleetwatch.api.external import external_app
 from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.servers import servers_app
+from fleetwatch.api.systems import SystemsAPI
 from fleetwatch.api.v1 import v1_app
 from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Authenticator
@@ -75,6 +76,7 @@ class Hub:
     admin: Admin
     alerts: AlertService | None = None
     pushed: SystemAlerts | None = None
+    systems: SystemsAPI | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -96,6 +98,12 @@ class Hub:
                 inner = dict(scope)
                 inner["path"] = path[len(prefix) :] or "/"
                 await self.glances(inner, receive, send)
+                return
+            systems = f"{self.config.url_prefix}/systems/"
+            if self.systems is not None and path.startswith(systems):
+                await self.systems(
+                    {**scope, "path": path[len(self.config.url_prefix) :]}, receive, send
+                )
                 return
         await self.site(scope, receive, send)
 
@@ -184,6 +192,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     if not config.get("server", "disable_webui"):
         routes += web_routes(prefix)
     site = Starlette(routes=routes)
+    systems = SystemsAPI(store, live.specs, limits, auth, config.masked,
+                         int(config.get("collector", "history_size")))  # fmt: skip
     glances = GlancesAPI(
         live,
         settings=config.masked,
@@ -192,7 +202,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         anonymous=anonymous_permissions(config),
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
-               admin=admin, pushed=pushed)  # fmt: skip
+               admin=admin, pushed=pushed, systems=systems)  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:

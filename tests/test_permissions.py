@@ -66,7 +66,7 @@ EXPECTED: dict[tuple[str, str], str] = {
 }
 SAMPLES = {
     "plugin": "cpu", "item": "total", "nb": "2", "value": "x", "key": "x",
-    "pid": str(os.getpid()), "section": "server", "change": "grant",
+    "pid": str(os.getpid()), "section": "server", "change": "grant", "system": "perm-system",
 }  # fmt: skip
 BAD_TOKEN = {"authorization": "Bearer fwu_not-a-real-token"}
 
@@ -95,6 +95,8 @@ def all_routes(hub: Hub) -> list[tuple[str, str, str]]:
         for method in route.methods:
             needed = PUBLIC if route.path == "/status" else permission_for(method, route.path)
             out.append((method, "/api/4" + route.path, needed))
+            if method == "GET":  # a pushed system's view: read-only, never anonymous
+                out.append((method, "/systems/{system}/api/4" + route.path, "view-statistics"))
     return out
 
 

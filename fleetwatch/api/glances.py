@@ -6,8 +6,8 @@ below is plain string matching, so no request pays for a framework's validation.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import orjson
 import psutil
@@ -26,8 +26,11 @@ from fleetwatch.api.errors import (
 from fleetwatch.api.shapes import glances_error
 from fleetwatch.auth.authenticator import Authenticator
 from fleetwatch.auth.permissions import API_COMMAND, CLEAR_EVENTS, VIEW_STATISTICS
-from fleetwatch.collect.live import GZIP_MIN_BYTES, LiveStats, PluginState, dumps
+from fleetwatch.collect.live import GZIP_MIN_BYTES, PluginState, Published, dumps
 from fleetwatch.collect.registry import PLUGIN_NAMES
+from fleetwatch.model.history import History
+from fleetwatch.model.limits import Limits
+from fleetwatch.model.plugin import PluginSpec
 
 READ = ("GET", "HEAD")
 STATUS_BODY = orjson.dumps({"version": __version__})
@@ -35,20 +38,39 @@ PLUGINS_BODY = orjson.dumps(list(PLUGIN_NAMES))
 GZIP_HEADERS = [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
 
 
+class StatsSource(Protocol):
+    """Where the stats come from: the live collector, or a pushed system's stored snapshots."""
+
+    extended_pid: int | None
+
+    @property
+    def specs(self) -> Mapping[str, PluginSpec]: ...
+
+    @property
+    def limits(self) -> Mapping[str, Limits]: ...
+
+    @property
+    def history(self) -> Mapping[str, History]: ...
+
+    async def current(self, wait_seconds: float = 10.0) -> Published: ...
+
+
 class GlancesAPI:
     """ASGI app for the paths below ``/api/4`` (the mount strips that part)."""
 
     def __init__(
         self,
-        live: LiveStats,
+        live: StatsSource,
         settings: Callable[[], dict[str, dict[str, Any]]],
         args: Callable[[], dict[str, Any]],
         clear_events: Callable[[bool], Awaitable[int]] | None = None,
         *,
         auth: Authenticator | None = None,
         anonymous: frozenset[str] = frozenset({VIEW_STATISTICS}),
+        plugins: list[str] | None = None,
     ) -> None:
         self.live = live
+        self._plugins_body = PLUGINS_BODY if plugins is None else orjson.dumps(plugins)
         self._auth = auth
         self._anonymous = anonymous
         self._settings = settings
@@ -93,7 +115,7 @@ class GlancesAPI:
             return
         _only(method, READ)
         if first == "pluginslist" and len(parts) == 1:
-            await send_body(send, 200, PLUGINS_BODY, head=head)
+            await send_body(send, 200, self._plugins_body, head=head)
         elif first == "all":
             await self._all(scope, parts, send, head)
         elif first in ("config", "args"):
@@ -132,7 +154,7 @@ class GlancesAPI:
 
     def _plugin_route(self, state: PluginState, parts: list[str]) -> Any:
         name, rest = parts[0], parts[1:]
-        history = self.live.history[name]
+        history = self.live.history.get(name) or History(1)
         match rest:
             case ["limits"]:
                 return self.live.limits.get(name, {})

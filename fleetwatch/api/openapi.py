@@ -94,6 +94,7 @@ PARAMS = {
     "value": _param("value", "The value to match", {"type": "string"}),
     "section": _param("section", "A configuration section", {"type": "string"}),
 }
+SYSTEM_PARAM = _param("system", "A registered system's name", {"type": "string"})
 
 
 def _field_schema(field: Field) -> dict[str, Any]:
@@ -169,6 +170,13 @@ def build_openapi(prefix: str, specs: dict[str, PluginSpec]) -> dict[str, Any]:
         entry = paths.setdefault(base + route.path, {})
         for method in route.methods:
             entry[method.lower()] = _operation(route, prefix, names, method)
+        if "GET" in route.methods:
+            system_entry = paths.setdefault(f"{prefix}/systems/{{system}}/api/4{route.path}", {})
+            operation = _operation(route, prefix, names, "GET")
+            operation["operationId"] = "system_" + operation["operationId"]
+            operation["tags"] = ["A pushed system, Glances API v4"]
+            operation["parameters"] = [SYSTEM_PARAM, *operation["parameters"]]
+            system_entry["get"] = operation
     return {
         "openapi": "3.1.0",
         "info": {

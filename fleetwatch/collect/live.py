@@ -76,7 +76,7 @@ class Published:
         return self._all_gzip
 
 
-def _all_body(states: dict[str, PluginState]) -> bytes:
+def all_body(states: dict[str, PluginState]) -> bytes:
     """``/api/4/all``: the plugins' encoded bodies joined, without encoding anything again."""
     parts = [b'"' + name.encode() + b'":' + states[name].body for name in sorted(states)]
     return b"{" + b",".join(parts) + b"}"
@@ -200,7 +200,7 @@ class LiveStats:
             else:
                 empty = spec.empty()
                 states[name] = PluginState(spec, empty, dumps(empty), self.limits.get(name, {}))
-        self.published = Published(states, _all_body(states), now)
+        self.published = Published(states, all_body(states), now)
         self.collections += 1
         self.ready.set()
 
@@ -212,7 +212,7 @@ class LiveStats:
         spec = self.specs[name]
         states = dict(self.published.states)
         states[name] = PluginState(spec, stats, dumps(stats), self.limits.get(name, {}))
-        self.published = Published(states, _all_body(states), self.published.collected_at)
+        self.published = Published(states, all_body(states), self.published.collected_at)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Collect until ``stop`` is set: prime, wait a short window, then every ``refresh``."""
