@@ -36,6 +36,7 @@ from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
 from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
 from fleetwatch.engine.service import AlertService, SystemAlerts
+from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
 from fleetwatch.store import Store, SystemRecord, open_store
 from fleetwatch.web import web_routes
@@ -77,6 +78,7 @@ class Hub:
     alerts: AlertService | None = None
     pushed: SystemAlerts | None = None
     systems: SystemsAPI | None = None
+    staleness: StalenessWatcher | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -148,6 +150,11 @@ class Hub:
     async def start(self) -> None:
         await self.prepare()
         self._stop.clear()
+        if self.staleness is not None:
+            await self.staleness.restore()
+            self._tasks.append(
+                asyncio.create_task(self.staleness.run(self._stop), name="staleness")
+            )
         self._tasks.append(asyncio.create_task(self.live.run(self._stop), name="collector"))
         self._tasks.append(asyncio.create_task(self.auth.watch(self._stop), name="auth-watch"))
         log.info("fleetwatch %s: collecting every %ss, store %s", __version__,
@@ -184,8 +191,14 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     prefix = config.url_prefix
     routes = docs_routes(prefix, live)
     pushed = SystemAlerts(store, limits)
+    staleness = StalenessWatcher(store)
+
+    async def on_snapshot(system_id: int, stats: dict[str, Any], now: float) -> None:
+        await staleness.seen(system_id, now)
+        await pushed.evaluate(system_id, stats, now)
+
     routes += [
-        Mount(f"{prefix}/api/external", app=external_app(guard, store, pushed.evaluate)),
+        Mount(f"{prefix}/api/external", app=external_app(guard, store, on_snapshot)),
         Mount(f"{prefix}/api/v1", app=v1_app(guard, admin)),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin)),
     ]
@@ -202,7 +215,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         anonymous=anonymous_permissions(config),
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
-               admin=admin, pushed=pushed, systems=systems)  # fmt: skip
+               admin=admin, pushed=pushed, systems=systems, staleness=staleness)  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:
