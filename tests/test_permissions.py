@@ -63,6 +63,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("PUT", "/api/servers/remove_tokens"): MANAGE_SYSTEMS,
     ("POST", "/api/external/submit_stats"): SYSTEM_TOKEN,
     ("PUT", "/api/external/submit_stats"): SYSTEM_TOKEN,
+    ("POST", "/api/external/submit_alerts"): SYSTEM_TOKEN,
+    ("PUT", "/api/external/submit_alerts"): SYSTEM_TOKEN,
 }
 SAMPLES = {
     "plugin": "cpu", "item": "total", "nb": "2", "value": "x", "key": "x",

@@ -171,3 +171,47 @@ def _add_system(data_dir: Path, name: str) -> str:
             await store.close()
 
     return asyncio.run(add())
+
+
+async def test_submit_alerts_become_events_combined_by_id(hub: Hub) -> None:
+    system, token = await hub.admin.add_system(ADMIN, "nas3")
+    first = {
+        "pool-degraded": {
+            "source": "zfs",
+            "type": "warning",
+            "time_t": 1700000000,
+            "text": "tank degraded",
+        },
+        "fan": {
+            "source": "ipmi",
+            "type": "information",
+            "time_t": 1700000005,
+            "text": "fan 2 slow",
+        },
+    }
+    again = {
+        "pool-degraded": {
+            "source": "zfs",
+            "type": "critical",
+            "time_t": 1700000600,
+            "text": "tank faulted",
+        }
+    }
+    async with client_for(hub) as c:
+        for body in (first, again):
+            response = await c.put("/api/external/submit_alerts", json=body, auth=("", token))
+            assert response.json() == {"result": "success"}
+        bad = await c.post("/api/external/submit_alerts", json={"x": {"source": "s", "type": "boom",
+                                                                      "time_t": 1, "text": "t"}},
+                           auth=("", token))  # fmt: skip
+        assert bad.status_code == 400
+        assert "type must be one of information, warning, critical" in bad.json()["error"]
+    events = {e.type: e for e in await hub.store.list_events(system_id=system.id)}
+    assert set(events) == {"ALERT_pool-degraded", "ALERT_fan"}
+    pool = events["ALERT_pool-degraded"]
+    assert pool.state == "CRITICAL"
+    assert pool.desc == "tank faulted"
+    assert pool.begin == 1700000000
+    assert pool.count == 2
+    assert len(pool.data["submissions"]) == 2
+    assert events["ALERT_fan"].state == "INFORMATION"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,8 +23,8 @@ from fleetwatch.api.guard import Guard
 from fleetwatch.api.shapes import handler, truecommand_error
 from fleetwatch.auth.authenticator import Principal
 from fleetwatch.ingest.normalise import normalise
-from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate
-from fleetwatch.store import Store, StoreError
+from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate, validate_alerts
+from fleetwatch.store import EventRecord, Store, StoreError
 
 __all__ = ["external_app"]
 
@@ -61,10 +62,56 @@ class External:
             await self.evaluate(principal.system_id, stats, now)
         return Response(SUCCESS, media_type="application/json")
 
+    async def submit_alerts(self, request: Request) -> Response:
+        principal = await self._system(request)
+        assert principal.system_id is not None
+        try:
+            alerts = validate_alerts(parse_json(await self.guard.body(request)))
+        except InvalidDocument as exc:
+            raise BadRequest(str(exc)) from None
+        now = time.time()
+        known = {
+            e.type: e
+            for e in await self.store.list_events(system_id=principal.system_id, limit=1000)
+        }
+        saves = [
+            self.store.save_event(alert_event(principal.system_id, alert_id, alert, now, known))
+            for alert_id, alert in alerts.items()
+        ]
+        await asyncio.gather(*saves)
+        return Response(SUCCESS, media_type="application/json")
+
+
+def alert_event(
+    system_id: int, alert_id: str, alert: dict[str, Any], now: float, known: dict[str, EventRecord]
+) -> EventRecord:
+    """One hub event per alert id: a repeated id updates it and records each submission."""
+    kind = f"ALERT_{alert_id}"
+    state = str(alert["type"]).upper()
+    when = float(alert["time_t"])
+    previous = known.get(kind)
+    submissions = [*(previous.data.get("submissions", []) if previous else []), now]
+    data = {"alert_id": alert_id, "source": alert["source"], "submissions": submissions}
+    if previous is None:
+        return EventRecord(
+            id=None, system_id=system_id, begin=when, end=-1, state=state, type=kind,
+            value_max=when, value_avg=when, value_min=when, value_sum=when, count=1,
+            desc=str(alert["text"]), sort=str(alert["source"]), data=data,
+        )  # fmt: skip
+    return replace(
+        previous, state=state, desc=str(alert["text"]), count=previous.count + 1,
+        value_max=max(previous.value_max, when), value_min=min(previous.value_min, when),
+        value_sum=previous.value_sum + when,
+        value_avg=(previous.value_sum + when) / (previous.count + 1), data=data,
+    )  # fmt: skip
+
 
 def external_app(guard: Guard, store: Store, evaluate: Evaluate | None = None) -> Starlette:
     """The ``/api/external`` hooks, to be mounted at ``{prefix}/api/external``."""
     api = External(guard, store, evaluate)
-    routes = [Route("/submit_stats", api.submit_stats, methods=["PUT", "POST"])]
+    routes = [
+        Route("/submit_stats", api.submit_stats, methods=["PUT", "POST"]),
+        Route("/submit_alerts", api.submit_alerts, methods=["PUT", "POST"]),
+    ]
     render = handler(truecommand_error)
     return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})

@@ -133,3 +133,26 @@ def validate(document: Any) -> dict[str, Any]:
         if name in doc and doc[name] is not None:
             check(doc[name])
     return doc
+
+
+ALERT_TYPES = ("information", "warning", "critical")
+
+
+def validate_alerts(document: Any) -> dict[str, dict[str, Any]]:
+    """``submit_alerts``: ``{"<alert-id>": {"source", "type", "time_t", "text"}}``."""
+    alerts = _object(document, "the document")
+    if not alerts:
+        raise InvalidDocument("the document holds no alert")
+    for alert_id, alert in alerts.items():
+        where = f"alert {alert_id!r}"
+        _string(alert_id, "an alert id")
+        obj = _object(alert, where)
+        for name in ("source", "type", "time_t", "text"):
+            if name not in obj:
+                raise InvalidDocument(f"{where}: {name} is required")
+        _string(obj["source"], f"{where}: source")
+        _string(obj["text"], f"{where}: text")
+        _number(obj["time_t"], f"{where}: time_t")
+        if obj["type"] not in ALERT_TYPES:
+            raise InvalidDocument(f"{where}: type must be one of {', '.join(ALERT_TYPES)}")
+    return alerts
