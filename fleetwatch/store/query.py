@@ -1,0 +1,72 @@
+"""The query language of the list endpoints: ``query``, ``fields`` and ``sort`` to SQL.
+
+    fields = SNAPSHOT_FIELDS                                  # or another collection's FieldMap
+    where = where_sql(parse_query(query_text, fields), "sqlite")
+    order = order_by_sql(parse_sort(sort_text, fields), fields, "sqlite")
+    projection = parse_fields(fields_text)
+    rows = conn.execute(f"SELECT ... WHERE {where.text} ORDER BY {order.text} LIMIT :limit",
+                        {**where.params, **order.params, "limit": count})
+    records = [projection.apply(record) for record in ...]
+
+Modules: ``query_errors`` (the three error classes), ``query_text`` (bounded JSON decoding),
+``query_paths`` (dotted paths), ``query_fields`` (where names live), ``query_parse`` (the filter
+grammar and its tree), ``query_sort``, ``query_project``, ``query_sql`` (the two dialects),
+``query_eval`` (the reference evaluator). SQLite connections that run translated filters need
+``register_sqlite_functions(conn)`` for ``REGEXP``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sqlite3
+
+from .query_errors import InvalidFields, InvalidQuery, InvalidSort, QueryParameterError
+from .query_eval import evaluate
+from .query_fields import SNAPSHOT_FIELDS, Column, FieldMap
+from .query_parse import Filter, Target, parse_query, parse_query_value, resolve_target
+from .query_project import Projection, parse_fields
+from .query_sort import SortKey, parse_sort
+from .query_sql import SQL, Dialect, order_by_sql, value_sql, where_sql
+
+__all__ = [
+    "SNAPSHOT_FIELDS",
+    "SQL",
+    "Column",
+    "Dialect",
+    "FieldMap",
+    "Filter",
+    "InvalidFields",
+    "InvalidQuery",
+    "InvalidSort",
+    "Projection",
+    "QueryParameterError",
+    "SortKey",
+    "Target",
+    "evaluate",
+    "order_by_sql",
+    "parse_fields",
+    "parse_query",
+    "parse_query_value",
+    "parse_sort",
+    "register_sqlite_functions",
+    "resolve_target",
+    "value_sql",
+    "where_sql",
+]
+
+
+def register_sqlite_functions(conn: sqlite3.Connection) -> None:
+    """Give ``conn`` the ``regexp(pattern, text)`` function behind ``text REGEXP pattern``."""
+    conn.create_function("regexp", 2, _regexp, deterministic=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: object, text: object) -> bool:
+    if not isinstance(pattern, str) or not isinstance(text, str):
+        return False
+    return _compiled(pattern).search(text) is not None

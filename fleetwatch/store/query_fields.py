@@ -1,0 +1,61 @@
+"""Where each queryable name lives: real columns or paths inside JSON columns.
+
+A ``FieldMap`` is the one trusted input that puts identifiers into SQL: every column and JSON
+column it names is written by us, never taken from a request. The query translator reuses one map
+per collection (``SNAPSHOT_FIELDS`` here; hosts, services and events declare their own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["SNAPSHOT_FIELDS", "Column", "ColumnKind", "FieldMap"]
+
+ColumnKind = Literal["integer", "number", "text", "timestamp"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A real column. ``sql`` is a trusted expression (``s.id``); ``timestamp`` columns hold epoch
+    seconds and are compared with dates (ISO 8601 strings or ``{"$date": ...}``)."""
+
+    sql: str
+    kind: ColumnKind
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMap:
+    """Top-level names of a collection's records and where they are stored.
+
+    * ``columns``: name -> ``Column``; such a name has no sub-paths.
+    * ``json_columns``: name -> trusted SQL of a JSON column holding that name's value, so
+      ``summary.cpu_percent`` is ``cpu_percent`` inside the ``summary`` column.
+    * ``document``: the JSON column holding every other name (``hostname`` is ``$.hostname``
+      in it); None refuses unknown names.
+    * ``id_sql``: the unique column breaking ties in every ORDER BY.
+    """
+
+    columns: Mapping[str, Column]
+    json_columns: Mapping[str, str] = field(default_factory=dict)
+    document: str | None = None
+    id_sql: str = "id"
+
+
+# The snapshot records of statistics.list, for a query of the form
+#   SELECT ... FROM snapshots AS s JOIN systems AS y ON y.id = s.system_id WHERE <filter>
+# ``summary`` is a JSON column of derived figures next to ``document``.
+SNAPSHOT_FIELDS = FieldMap(
+    columns={
+        "_id": Column("s.id", "integer"),
+        "systemId": Column("s.system_id", "integer"),
+        "system": Column("y.name", "text"),
+        "createdAt": Column("s.created_at", "timestamp"),
+        "_updatedAt": Column("s.created_at", "timestamp"),
+        "source": Column("s.source", "text"),
+    },
+    json_columns={"summary": "s.summary"},
+    document="s.document",
+    id_sql="s.id",
+)
