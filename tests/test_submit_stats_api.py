@@ -14,9 +14,10 @@ from hubs import client_for, make_hub, started
 from serving import ServeProcess
 from test_ingest_submit_stats import SCRIPT_DATA
 
-from fleetwatch.app import Hub
+from fleetwatch.app import Hub, build_hub
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import PasswordHashing
+from fleetwatch.config import load_config
 from fleetwatch.store import open_store
 
 REFERENCE_SCRIPT = r"""#!/bin/sh
@@ -64,7 +65,12 @@ async def test_the_reference_body_is_committed(hub: Hub) -> None:
     assert snapshot.document["hostname"] == "TESTHOST"
     assert snapshot.normalized["cpu"]["total"] == 60.0
     assert await hub.store.count_snapshots(system.id) == 2
-    seen = await hub.store.get_system("nas1")
+    for _ in range(100):  # last_seen follows the acknowledged snapshot, not holding the reply
+        seen = await hub.store.get_system("nas1")
+        assert seen is not None
+        if seen.last_seen == snapshot.created_at:
+            break
+        await asyncio.sleep(0.01)
     assert seen is not None
     assert seen.hostname == "TESTHOST"
     assert seen.last_seen == snapshot.created_at
@@ -215,3 +221,25 @@ async def test_submit_alerts_become_events_combined_by_id(hub: Hub) -> None:
     assert pool.count == 2
     assert len(pool.data["submissions"]) == 2
     assert events["ALERT_fan"].state == "INFORMATION"
+
+
+async def test_a_full_writer_queue_answers_503_with_retry_after(tmp_path: Path) -> None:
+    config = load_config(env={}, flags={("storage", "data_dir"): str(tmp_path / "q"),
+                                        ("storage", "queue_size"): 1})  # fmt: skip
+    small = await started(build_hub(config), rounds=1)
+    try:
+        system, token = await small.admin.add_system(ADMIN, "flood")
+        async with client_for(small) as c:
+            responses = await asyncio.gather(*[
+                c.put("/api/external/submit_stats", json={"hostname": f"h{n}"}, auth=("", token))
+                for n in range(60)
+            ])  # fmt: skip
+        refused = [r for r in responses if r.status_code == 503]
+        accepted = [r for r in responses if r.status_code == 200]
+        assert refused, "60 concurrent writes should overflow a one-slot queue"
+        assert all(r.headers["retry-after"].isdigit() for r in refused)
+        assert refused[0].json()["code"] == "503"
+        assert len(accepted) + len(refused) == 60
+        assert await small.store.count_snapshots(system.id) == len(accepted)  # none half-written
+    finally:
+        await small.stop()

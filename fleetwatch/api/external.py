@@ -8,6 +8,7 @@ the Basic user name is ignored, as TrueCommand does.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -28,6 +29,8 @@ from fleetwatch.store import EventRecord, Store, StoreError
 
 __all__ = ["external_app"]
 
+log = logging.getLogger(__name__)
+
 SUCCESS = b'{"result":"success"}'
 Evaluate = Callable[[int, dict[str, Any], float], Awaitable[None]]
 
@@ -37,6 +40,12 @@ class External:
         self.guard = guard
         self.store = store
         self.evaluate = evaluate
+        self._background: set[asyncio.Future[None]] = set()
+
+    def _touched(self, task: asyncio.Future[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("last_seen not updated: %s", task.exception())
 
     async def _system(self, request: Request) -> Principal:
         principal = await self.guard.principal(request)
@@ -53,11 +62,15 @@ class External:
             raise BadRequest(str(exc)) from None
         stats = normalise(document)
         now = time.time()
-        # Both writes join the same group commit; the reply waits for it.
-        await asyncio.gather(
-            self.store.add_snapshot(principal.system_id, now, document, stats, "push"),
-            self.store.touch_system(principal.system_id, now, document["hostname"]),
+        # The snapshot is the one write the reply acknowledges: refused (503) means nothing is
+        # stored. last_seen is derived bookkeeping, updated after it without holding the reply;
+        # if the queue refuses it, the system's next snapshot brings it up to date.
+        await self.store.add_snapshot(principal.system_id, now, document, stats, "push")
+        touch = asyncio.ensure_future(
+            self.store.touch_system(principal.system_id, now, document["hostname"])
         )
+        self._background.add(touch)
+        touch.add_done_callback(self._touched)
         if self.evaluate is not None:
             await self.evaluate(principal.system_id, stats, now)
         return Response(SUCCESS, media_type="application/json")
