@@ -18,6 +18,7 @@ from fleetwatch.app import Hub, build_hub
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import PasswordHashing
 from fleetwatch.config import load_config
+from fleetwatch.engine.bus import EventBus
 from fleetwatch.store import open_store
 
 REFERENCE_SCRIPT = r"""#!/bin/sh
@@ -243,3 +244,27 @@ async def test_a_full_writer_queue_answers_503_with_retry_after(tmp_path: Path) 
         assert await small.store.count_snapshots(system.id) == len(accepted)  # none half-written
     finally:
         await small.stop()
+
+
+async def test_each_accepted_snapshot_is_published_on_the_event_bus(hub: Hub) -> None:
+    _, token = await hub.admin.add_system(ADMIN, "nas4")
+    subscription = hub.bus.subscribe()
+    async with client_for(hub) as c:
+        await c.put("/api/external/submit_stats", content=SCRIPT_DATA, auth=("", token))
+        await c.put("/api/external/submit_stats", content='{"hostname": 1}', auth=("", token))
+    event = await asyncio.wait_for(subscription.get(), 1)
+    assert event == {
+        "event": "new_statistics", "system": "nas4", "system_id": event["system_id"],
+        "hostname": "TESTHOST", "version": "TESTVERSION", "cpu_num": 1, "memory_bytes": 180 * 4096,
+    }  # fmt: skip
+    assert subscription.queue.empty()  # the refused one published nothing
+    subscription.close()
+
+
+def test_a_slow_subscriber_loses_its_oldest_events_not_the_publisher() -> None:
+    bus = EventBus()
+    slow = bus.subscribe(size=2)
+    for n in range(5):
+        bus.publish({"n": n})
+    assert slow.dropped == 3
+    assert [slow.queue.get_nowait()["n"], slow.queue.get_nowait()["n"]] == [3, 4]

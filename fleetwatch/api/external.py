@@ -23,6 +23,7 @@ from fleetwatch.api.errors import ApiError, BadRequest, Forbidden
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.shapes import handler, truecommand_error
 from fleetwatch.auth.authenticator import Principal
+from fleetwatch.engine.bus import EventBus, new_statistics
 from fleetwatch.ingest.normalise import normalise
 from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate, validate_alerts
 from fleetwatch.store import EventRecord, Store, StoreError
@@ -36,10 +37,13 @@ Evaluate = Callable[[int, dict[str, Any], float], Awaitable[None]]
 
 
 class External:
-    def __init__(self, guard: Guard, store: Store, evaluate: Evaluate | None) -> None:
+    def __init__(
+        self, guard: Guard, store: Store, evaluate: Evaluate | None, bus: EventBus | None
+    ) -> None:
         self.guard = guard
         self.store = store
         self.evaluate = evaluate
+        self.bus = bus
         self._background: set[asyncio.Future[None]] = set()
 
     def _touched(self, task: asyncio.Future[None]) -> None:
@@ -71,6 +75,8 @@ class External:
         )
         self._background.add(touch)
         touch.add_done_callback(self._touched)
+        if self.bus is not None:
+            self.bus.publish(new_statistics(principal.name, principal.system_id, document, stats))
         if self.evaluate is not None:
             await self.evaluate(principal.system_id, stats, now)
         return Response(SUCCESS, media_type="application/json")
@@ -119,9 +125,11 @@ def alert_event(
     )  # fmt: skip
 
 
-def external_app(guard: Guard, store: Store, evaluate: Evaluate | None = None) -> Starlette:
+def external_app(
+    guard: Guard, store: Store, evaluate: Evaluate | None = None, bus: EventBus | None = None
+) -> Starlette:
     """The ``/api/external`` hooks, to be mounted at ``{prefix}/api/external``."""
-    api = External(guard, store, evaluate)
+    api = External(guard, store, evaluate, bus)
     routes = [
         Route("/submit_stats", api.submit_stats, methods=["PUT", "POST"]),
         Route("/submit_alerts", api.submit_alerts, methods=["PUT", "POST"]),
