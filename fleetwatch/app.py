@@ -35,6 +35,7 @@ from fleetwatch.collect.live import LiveStats
 from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
 from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
+from fleetwatch.engine.bus import EventBus
 from fleetwatch.engine.service import AlertService, SystemAlerts
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
@@ -79,6 +80,7 @@ class Hub:
     pushed: SystemAlerts | None = None
     systems: SystemsAPI | None = None
     staleness: StalenessWatcher | None = None
+    bus: EventBus = field(default_factory=EventBus)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -192,13 +194,14 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     routes = docs_routes(prefix, live)
     pushed = SystemAlerts(store, limits)
     staleness = StalenessWatcher(store)
+    bus = EventBus()
 
     async def on_snapshot(system_id: int, stats: dict[str, Any], now: float) -> None:
         await staleness.seen(system_id, now)
         await pushed.evaluate(system_id, stats, now)
 
     routes += [
-        Mount(f"{prefix}/api/external", app=external_app(guard, store, on_snapshot)),
+        Mount(f"{prefix}/api/external", app=external_app(guard, store, on_snapshot, bus)),
         Mount(f"{prefix}/api/v1", app=v1_app(guard, admin)),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin)),
     ]
@@ -215,7 +218,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         anonymous=anonymous_permissions(config),
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
-               admin=admin, pushed=pushed, systems=systems, staleness=staleness)  # fmt: skip
+               admin=admin, pushed=pushed, systems=systems, staleness=staleness,
+               bus=bus)  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:
