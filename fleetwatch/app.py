@@ -36,6 +36,7 @@ from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
 from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
 from fleetwatch.engine.bus import EventBus
+from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.service import AlertService, SystemAlerts
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
@@ -81,6 +82,7 @@ class Hub:
     systems: SystemsAPI | None = None
     staleness: StalenessWatcher | None = None
     bus: EventBus = field(default_factory=EventBus)
+    recorder: LocalRecorder | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -127,6 +129,8 @@ class Hub:
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         system = await self._own_system()
+        if self.recorder is not None:
+            self.recorder.system_id = system.id
         self.alerts = AlertService(AlertEngine(), self.store, system.id)
         await self.alerts.restore()
         self.live.evaluator = self.alerts.evaluate
@@ -152,6 +156,8 @@ class Hub:
     async def start(self) -> None:
         await self.prepare()
         self._stop.clear()
+        if self.recorder is not None and self.recorder.interval > 0:
+            self._tasks.append(asyncio.create_task(self.recorder.run(self._stop), name="recorder"))
         if self.staleness is not None:
             await self.staleness.restore()
             self._tasks.append(
@@ -195,6 +201,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     pushed = SystemAlerts(store, limits)
     staleness = StalenessWatcher(store)
     bus = EventBus()
+    recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
 
     async def on_snapshot(system_id: int, stats: dict[str, Any], now: float) -> None:
         await staleness.seen(system_id, now)
@@ -219,7 +226,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
                admin=admin, pushed=pushed, systems=systems, staleness=staleness,
-               bus=bus)  # fmt: skip
+               bus=bus, recorder=recorder)  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:

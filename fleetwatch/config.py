@@ -56,6 +56,8 @@ SETTINGS: tuple[Setting, ...] = (
             secret=True, env="FLEETWATCH_DATABASE"),
     Setting("storage", "queue_size", int, 10_000, "Writes waiting for commit before 503."),
     Setting("collector", "history_size", int, 1200, "Points of history kept per field."),
+    Setting("collector", "store_interval", float, 60.0,
+            "Seconds between two stored snapshots of the hub's own machine (0: never)."),
 )  # fmt: skip
 
 SETTINGS_BY_NAME = {(s.section, s.key): s for s in SETTINGS}

@@ -204,6 +204,10 @@ class LiveStats:
         self.collections += 1
         self.ready.set()
 
+    def latest(self) -> dict[str, Any]:
+        """Every plugin's most recent stats (a shallow copy, for readers off the hot path)."""
+        return dict(self._latest)
+
     def replace(self, name: str, stats: Any) -> None:
         """Swap in new stats for one plugin between collections (e.g. events just cleared)."""
         if self.published is None:
