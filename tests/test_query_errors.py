@@ -148,7 +148,7 @@ def test_deep_nesting_is_refused_cleanly() -> None:
 
 def test_deep_nesting_of_a_decoded_value_is_refused_without_recursion() -> None:
     value: dict[str, object] = {}
-    for _ in range(100_000):
+    for _ in range(10_000):  # far beyond the recursion limit
         value = {"$and": [value]}
     with pytest.raises(InvalidQuery, match="nested deeper than 32 levels"):
         parse_query_value(value, SNAPSHOT_FIELDS)

@@ -61,7 +61,7 @@ def _op(target: Target, op: FieldOp, root: Any) -> bool:
         value = _resolve(root, target.path)
     else:
         value = _resolve(root, parse_path(target.name, InvalidQuery))
-    return _json_op(value, op)
+    return _json_op(value, op, scalar=target.scalar)
 
 
 def _resolve(value: Any, path: tuple[Segment, ...]) -> Any:
@@ -101,14 +101,14 @@ def _compare(item: Any, op: Cmp) -> bool:
     return bool(item <= op.value)
 
 
-def _candidates(value: Any) -> list[Any]:
+def _candidates(value: Any, *, scalar: bool) -> list[Any]:
     if value is _MISSING:
         return []
-    return [value, *value] if isinstance(value, list) else [value]
+    return [value, *value] if isinstance(value, list) and not scalar else [value]
 
 
-def _json_op(value: Any, op: FieldOp) -> bool:
-    items = _candidates(value)
+def _json_op(value: Any, op: FieldOp, *, scalar: bool = False) -> bool:
+    items = _candidates(value, scalar=scalar)
     if isinstance(op, Eq):
         if isinstance(op.value, tuple):
             expected = op.value
@@ -150,5 +150,5 @@ def _column_op(column: Column, value: Any, op: FieldOp) -> bool:
         flags = re.IGNORECASE if op.ignore_case else 0
         return isinstance(value, str) and re.search(op.pattern, value, flags) is not None
     if isinstance(op, Eq | Cmp | In):
-        return _json_op(value, op)
+        return _json_op(value, op, scalar=True)
     return False  # $size, $elemMatch: a column is never an array

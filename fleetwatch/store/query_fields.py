@@ -35,12 +35,16 @@ class FieldMap:
     * ``document``: the JSON column holding every other name (``hostname`` is ``$.hostname``
       in it); None refuses unknown names.
     * ``id_sql``: the unique column breaking ties in every ORDER BY.
+    * ``scalar_names``: top-level names whose sub-fields hold scalars, never arrays (derived
+      figures): their conditions skip the array-element search, so an expression index on the
+      path can serve them.
     """
 
     columns: Mapping[str, Column]
     json_columns: Mapping[str, str] = field(default_factory=dict)
     document: str | None = None
     id_sql: str = "id"
+    scalar_names: frozenset[str] = frozenset()
 
 
 # The snapshot records of statistics.list, for a query of the form
@@ -58,4 +62,5 @@ SNAPSHOT_FIELDS = FieldMap(
     json_columns={"summary": "s.summary"},
     document="s.document",
     id_sql="s.id",
+    scalar_names=frozenset({"summary"}),
 )

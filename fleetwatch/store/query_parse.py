@@ -90,6 +90,7 @@ class Target:
     column: Column | None
     json_sql: str | None
     path: tuple[Segment, ...]
+    scalar: bool = False  # never an array: no element-wise search (``FieldMap.scalar_names``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,10 +358,10 @@ def resolve_target(name: str, fields: FieldMap) -> Target:
         return Target(name, "column", column, None, ())
     json_sql = fields.json_columns.get(top)
     if json_sql is not None:
-        return Target(name, "json", None, json_sql, path[1:])
+        return Target(name, "json", None, json_sql, path[1:], top in fields.scalar_names)
     if fields.document is None:
         raise InvalidQuery(f"unknown field {name!r}")
-    return Target(name, "json", None, fields.document, path)
+    return Target(name, "json", None, fields.document, path, top in fields.scalar_names)
 
 
 def scalar(value: Any, where: str) -> Scalar:

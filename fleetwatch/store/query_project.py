@@ -110,12 +110,10 @@ def parse_fields(text: str | bytes | None) -> Projection:
     modes = set(flags.values())
     if len(modes) > 1:
         raise InvalidFields("cannot mix inclusion (1) and exclusion (0), except for _id: 0")
-    if not flags:  # {"_id": 1} keeps everything, {"_id": 0} drops only _id
-        return (
-            Projection(include=False, tree={"_id": {}}, keep_id=False)
-            if not keep_id
-            else (Projection())
-        )
+    if not flags:  # {"_id": 1} keeps only _id, {"_id": 0} drops only _id
+        if keep_id:
+            return Projection(include=True, keep_id=True)
+        return Projection(include=False, tree={"_id": {}}, keep_id=False)
     include = modes.pop()
     tree: Tree = {}
     if not include and not keep_id:

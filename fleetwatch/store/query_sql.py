@@ -114,6 +114,8 @@ class _Compiler:
         self.prefix = prefix
         self.params: dict[str, object] = {}
         self.aliases = 0
+        self.negations = 0  # inside NOT, a condition must be FALSE, never NULL
+        self.scalar = False  # the target at hand is never an array
 
     def placeholder(self, name: str) -> str:
         raise NotImplementedError
@@ -132,8 +134,12 @@ class _Compiler:
             return self.conjunction([self.op(query.target, op, scope) for op in query.ops])
         if isinstance(query, And):
             return self.conjunction([self.filter(item, scope) for item in query.items])
+        if isinstance(query, Or):
+            return "(" + " OR ".join(self.filter(item, scope) for item in query.items) + ")"
+        self.negations += 1
         either = " OR ".join(self.filter(item, scope) for item in query.items)
-        return f"({either})" if isinstance(query, Or) else f"NOT ({either})"
+        self.negations -= 1
+        return f"NOT ({either})"
 
     @staticmethod
     def conjunction(parts: list[str]) -> str:
@@ -143,12 +149,17 @@ class _Compiler:
 
     def op(self, target: Target, op: FieldOp, scope: Scope) -> str:
         if isinstance(op, Not):
-            return "NOT " + self.conjunction([self.op(target, o, scope) for o in op.ops])
+            self.negations += 1
+            inner = self.conjunction([self.op(target, o, scope) for o in op.ops])
+            self.negations -= 1
+            return f"NOT {inner}"
         if target.column is not None:
             condition = self.column_op(target.column, op)
         else:
             condition = self.json_op(target, op, scope)
-        return f"coalesce({condition}, FALSE)"
+        # Outside NOT, NULL and FALSE filter alike; leaving the bare condition lets an index
+        # serve it.
+        return f"coalesce({condition}, FALSE)" if self.negations else condition
 
     def column_op(self, column: Column, op: FieldOp) -> str:
         c = column.sql
@@ -226,6 +237,7 @@ class _SQLite(_Compiler):
         return f"({prefix} || {literal})" if suffix else prefix
 
     def json_op(self, target: Target, op: FieldOp, scope: Scope) -> str:
+        self.scalar = target.scalar
         column, path = self.path(target, scope)
         t = f"json_type({column}, {path})"
         if isinstance(op, Eq):
@@ -258,6 +270,8 @@ class _SQLite(_Compiler):
 
     def any_of(self, column: str, path: str, test: Test) -> str:
         t, v = f"json_type({column}, {path})", f"json_extract({column}, {path})"
+        if self.scalar:
+            return test(t, v)
         a = self.alias()
         inner = test(f"{a}.type", f"{a}.value")
         each = f"SELECT 1 FROM json_each({column}, {path}) AS {a} WHERE {inner}"  # noqa: S608
@@ -336,6 +350,7 @@ class _Postgres(_Compiler):
         return f"({root} #> {self.bind([str(s) for s in target.path])}::text[])"
 
     def json_op(self, target: Target, op: FieldOp, scope: Scope) -> str:
+        self.scalar = target.scalar
         x = self.value(target, scope)
         if isinstance(op, Eq):
             if op.value is None:
@@ -387,6 +402,8 @@ class _Postgres(_Compiler):
         return self.bind(orjson.dumps(value).decode())
 
     def any_of(self, x: str, test: Test) -> str:
+        if self.scalar:
+            return test("", x)
         a = self.alias()
         each = f"SELECT 1 FROM {self.elements(x, a)} WHERE {test('', f'{a}.v')}"  # noqa: S608
         return f"({test('', x)} OR (jsonb_typeof({x}) = 'array' AND EXISTS ({each})))"
