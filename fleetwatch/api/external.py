@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -22,7 +22,6 @@ from starlette.routing import Route
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.shapes import handler, truecommand_error
-from fleetwatch.auth.authenticator import Principal
 from fleetwatch.engine.bus import EventBus, new_statistics
 from fleetwatch.ingest.normalise import normalise
 from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate, validate_alerts
@@ -31,6 +30,7 @@ from fleetwatch.store import EventRecord, Store, StoreError
 __all__ = ["external_app"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SUCCESS = b'{"result":"success"}'
 Evaluate = Callable[[int, dict[str, Any], float], Awaitable[None]]
@@ -51,50 +51,40 @@ class External:
         if not task.cancelled() and task.exception() is not None:
             log.warning("last_seen not updated: %s", task.exception())
 
-    async def _system(self, request: Request) -> Principal:
+    async def _submission(self, request: Request, check: Callable[[Any], T]) -> tuple[str, int, T]:
+        """The submitting system (name, id) and its checked document."""
         principal = await self.guard.principal(request)
         if principal.kind != "system" or principal.system_id is None:
             raise Forbidden('a system token (curl -u ":$TOKEN")')
-        return principal
-
-    async def submit_stats(self, request: Request) -> Response:
-        principal = await self._system(request)
-        assert principal.system_id is not None
         try:
-            document = validate(parse_json(await self.guard.body(request)))
+            document = check(parse_json(await self.guard.body(request)))
         except InvalidDocument as exc:
             raise BadRequest(str(exc)) from None
+        return principal.name, principal.system_id, document
+
+    async def submit_stats(self, request: Request) -> Response:
+        name, system_id, document = await self._submission(request, validate)
         stats = normalise(document)
         now = time.time()
         # The snapshot is the one write the reply acknowledges: refused (503) means nothing is
         # stored. last_seen is derived bookkeeping, updated after it without holding the reply;
         # if the queue refuses it, the system's next snapshot brings it up to date.
-        await self.store.add_snapshot(principal.system_id, now, document, stats, "push")
-        touch = asyncio.ensure_future(
-            self.store.touch_system(principal.system_id, now, document["hostname"])
-        )
+        await self.store.add_snapshot(system_id, now, document, stats, "push")
+        touch = asyncio.ensure_future(self.store.touch_system(system_id, now, document["hostname"]))
         self._background.add(touch)
         touch.add_done_callback(self._touched)
         if self.bus is not None:
-            self.bus.publish(new_statistics(principal.name, principal.system_id, document, stats))
+            self.bus.publish(new_statistics(name, system_id, document, stats))
         if self.evaluate is not None:
-            await self.evaluate(principal.system_id, stats, now)
+            await self.evaluate(system_id, stats, now)
         return Response(SUCCESS, media_type="application/json")
 
     async def submit_alerts(self, request: Request) -> Response:
-        principal = await self._system(request)
-        assert principal.system_id is not None
-        try:
-            alerts = validate_alerts(parse_json(await self.guard.body(request)))
-        except InvalidDocument as exc:
-            raise BadRequest(str(exc)) from None
+        _, system_id, alerts = await self._submission(request, validate_alerts)
         now = time.time()
-        known = {
-            e.type: e
-            for e in await self.store.list_events(system_id=principal.system_id, limit=1000)
-        }
+        known = {e.type: e for e in await self.store.list_events(system_id=system_id, limit=1000)}
         saves = [
-            self.store.save_event(alert_event(principal.system_id, alert_id, alert, now, known))
+            self.store.save_event(alert_event(system_id, alert_id, alert, now, known))
             for alert_id, alert in alerts.items()
         ]
         await asyncio.gather(*saves)
