@@ -261,3 +261,20 @@ async def test_changes_by_another_process_drop_the_cache(
     finally:
         stop.set()
         await watching
+
+
+async def test_changing_ones_own_password_needs_the_current_one(
+    open_hub: Hub, web: httpx.AsyncClient
+) -> None:
+    headers = await add_user(open_hub, "lee", "lees password")
+    wrong = {"password": "lees new password", "currentPassword": "not it"}
+    refused = await web.post("/api/v1/users.setPassword", headers=headers, json=wrong)
+    assert refused.status_code == 400
+    assert "currentPassword" in refused.json()["error"]
+    right = {"password": "lees new password", "currentPassword": "lees password"}
+    assert (await web.post("/api/v1/users.setPassword", headers=headers, json=right)).json()[
+        "success"
+    ]
+    other = await web.post("/api/v1/users.setPassword", headers=basic("lee", "lees new password"),
+                           json={"username": "root", "password": "x" * 12})  # fmt: skip
+    assert other.status_code == 403

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fleetwatch.api.errors import ApiError, Forbidden, NotFound, Unauthorized
+from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
 from fleetwatch.api.guard import Guard, actor, address_of, checked, list_field, text_field
 from fleetwatch.api.shapes import handler, rocketchat_error
 from fleetwatch.auth.admin import Admin
@@ -114,6 +114,12 @@ class V1:
         name = text_field(fields, "username", "user", required=False) or by.name
         self._self_or(by, name, MANAGE_USERS)
         password = text_field(fields, "password", "newPassword")
+        if not by.can(MANAGE_USERS):
+            # One's own password: a stolen session token alone must not be enough.
+            current = text_field(fields, "currentPassword")
+            if await self.guard.auth.check_password(name, current) is None:
+                self.guard.auth.limiter.fail(f"user:{name}", f"addr:{address_of(request)}")
+                raise BadRequest("currentPassword is not the current password")
         await checked(self.admin.set_password(actor(by, request), name, password))
         return ok()
 
