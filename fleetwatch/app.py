@@ -19,11 +19,13 @@ from starlette.routing import Mount
 
 from fleetwatch import __version__
 from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
+from fleetwatch.api.commands import command_app
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.external import external_app
 from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.servers import servers_app
+from fleetwatch.api.status import filter_app, status_app
 from fleetwatch.api.systems import SystemsAPI
 from fleetwatch.api.v1 import v1_app
 from fleetwatch.auth.admin import Admin
@@ -36,6 +38,8 @@ from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
 from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
 from fleetwatch.engine.bus import EventBus
+from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.freshness import FreshnessScheduler
 from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.service import AlertService, SystemAlerts
 from fleetwatch.engine.staleness import StalenessWatcher
@@ -83,6 +87,8 @@ class Hub:
     staleness: StalenessWatcher | None = None
     bus: EventBus = field(default_factory=EventBus)
     recorder: LocalRecorder | None = None
+    checks: CheckService | None = None
+    freshness: FreshnessScheduler | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -134,6 +140,8 @@ class Hub:
         self.alerts = AlertService(AlertEngine(), self.store, system.id)
         await self.alerts.restore()
         self.live.evaluator = self.alerts.evaluate
+        if self.checks is not None:
+            await self.checks.prepare()
 
     async def _own_system(self) -> SystemRecord:
         """The hub's machine as a system of its own (source ``local``), named by host name."""
@@ -164,6 +172,10 @@ class Hub:
                 asyncio.create_task(self.staleness.run(self._stop), name="staleness")
             )
         self._tasks.append(asyncio.create_task(self.live.run(self._stop), name="collector"))
+        if self.freshness is not None:
+            self._tasks.append(
+                asyncio.create_task(self.freshness.run(self._stop), name="freshness")
+            )
         self._tasks.append(asyncio.create_task(self.auth.watch(self._stop), name="auth-watch"))
         log.info("fleetwatch %s: collecting every %ss, store %s", __version__,
                  self.config.refresh, self.store.url)  # fmt: skip
@@ -202,6 +214,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     staleness = StalenessWatcher(store)
     bus = EventBus()
     recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
+    checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
+    checks.listeners.append(bus.publish)
 
     async def on_snapshot(system_id: int, stats: dict[str, Any], now: float) -> None:
         await staleness.seen(system_id, now)
@@ -211,6 +225,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/external", app=external_app(guard, store, on_snapshot, bus)),
         Mount(f"{prefix}/api/v1", app=v1_app(guard, admin)),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin)),
+        Mount(f"{prefix}/api/command", app=command_app(guard, checks)),
+        Mount(f"{prefix}/api/status", app=status_app(guard, store)),
+        Mount(f"{prefix}/api/filter", app=filter_app(guard, store)),
     ]
     if not config.get("server", "disable_webui"):
         routes += web_routes(prefix)
@@ -226,7 +243,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
                admin=admin, pushed=pushed, systems=systems, staleness=staleness,
-               bus=bus, recorder=recorder)  # fmt: skip
+               bus=bus, recorder=recorder, checks=checks,
+               freshness=FreshnessScheduler(checks))  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:

@@ -58,6 +58,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("collector", "history_size", int, 1200, "Points of history kept per field."),
     Setting("collector", "store_interval", float, 60.0,
             "Seconds between two stored snapshots of the hub's own machine (0: never)."),
+    Setting("checks", "auto_create", bool, False,
+            "A passive result for an unknown host or service creates it (OP5 refuses it)."),
 )  # fmt: skip
 
 SETTINGS_BY_NAME = {(s.section, s.key): s for s in SETTINGS}

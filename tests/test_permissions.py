@@ -65,10 +65,19 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("PUT", "/api/external/submit_stats"): SYSTEM_TOKEN,
     ("POST", "/api/external/submit_alerts"): SYSTEM_TOKEN,
     ("PUT", "/api/external/submit_alerts"): SYSTEM_TOKEN,
+    # OP5: every command needs api-command, then host-edit-all or service-edit-all by command
+    # (the sample is an unknown command, so api-command alone gets its 404); a filter needs the
+    # view permission of its table, known only once the filter is read.
+    ("POST", "/api/command/{command}"): "api-command",
+    ("GET", "/api/status/host/{host}"): "host-view-all",
+    ("GET", "/api/status/service/{service}"): "service-view-all",
+    ("GET", "/api/filter/query"): ANY_PRINCIPAL,
+    ("GET", "/api/filter/count"): ANY_PRINCIPAL,
 }
 SAMPLES = {
     "plugin": "cpu", "item": "total", "nb": "2", "value": "x", "key": "x",
     "pid": str(os.getpid()), "section": "server", "change": "grant", "system": "perm-system",
+    "command": "NO_SUCH_COMMAND", "host": "no-such-host", "service": "no-such-host;no such service",
 }  # fmt: skip
 BAD_TOKEN = {"authorization": "Bearer fwu_not-a-real-token"}
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from .checks import CheckStore
 from .identity import IdentityStore
 
 __all__ = [
@@ -97,7 +98,7 @@ class Statement:
     returns_id: bool = False
 
 
-class Store(IdentityStore, Protocol):
+class Store(IdentityStore, CheckStore, Protocol):
     """What the rest of Fleetwatch may ask of storage. Every write goes through the writer.
 
     Writes raise ``StoreOverloaded`` when the writer queue is full and ``StoreUnavailable`` when

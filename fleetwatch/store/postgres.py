@@ -30,8 +30,8 @@ from .base import (
     snapshot_from_row,
     system_from_row,
 )
+from .checks_sql import CheckSQL
 from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
-from .identity_sql import IdentitySQL
 from .migrate import migrate_postgres
 from .writer import GroupCommitWriter
 
@@ -102,7 +102,7 @@ _DELETE_EVENTS = (
 )
 
 
-class PostgresStore(IdentitySQL):
+class PostgresStore(CheckSQL):
     """A ``Store`` in a PostgreSQL database; ``url`` is a ``postgresql://`` connection URL."""
 
     _placeholder = "%s"

@@ -31,8 +31,8 @@ from .base import (
     snapshot_from_row,
     system_from_row,
 )
+from .checks_sql import CheckSQL
 from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
-from .identity_sql import IdentitySQL
 from .migrate import migrate_sqlite
 from .writer import GroupCommitWriter
 
@@ -109,7 +109,7 @@ _DELETE_EVENTS = (
 )
 
 
-class SQLiteStore(IdentitySQL):
+class SQLiteStore(CheckSQL):
     """A ``Store`` in one SQLite file; several processes may open the same file."""
 
     def __init__(

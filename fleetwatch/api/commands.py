@@ -1,0 +1,238 @@
+"""OP5's command API: ``POST /api/command/<COMMAND>`` with a JSON or form body.
+
+``curl -u 'status_update:mysecret' -H 'content-type: application/json' -d '{"host_name": ...}'
+.../api/command/PROCESS_SERVICE_CHECK_RESULT`` is answered exactly
+``{"result":"Successfully submitted PROCESS_SERVICE_CHECK_RESULT"}`` once the result is
+committed. Every command needs ``api-command``, and ``service-edit-all`` (service commands) or
+``host-edit-all`` (host commands). Errors are OP5's ``{"error": ..., "full_error": ...}``: 400
+for a bad field or an unknown host or service (OP5's own status script reads 400 as "not
+found"), 401, 403 naming the permission, 404 for an unknown command.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound
+from fleetwatch.api.guard import Guard
+from fleetwatch.api.shapes import handler, op5_error
+from fleetwatch.auth.authenticator import Principal
+from fleetwatch.auth.permissions import API_COMMAND, HOST_EDIT_ALL, SERVICE_EDIT_ALL
+from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.checkstate import parse_status_code
+from fleetwatch.store import StoreError
+
+__all__ = ["COMMANDS", "command_app"]
+
+Fields = dict[str, Any]
+Run = Callable[["Commands", Fields, Principal], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    host: bool  # a host command (host-edit-all) or a service command (service-edit-all)
+    run: Run
+
+    @property
+    def permission(self) -> str:
+        return HOST_EDIT_ALL if self.host else SERVICE_EDIT_ALL
+
+
+class Commands:
+    def __init__(self, guard: Guard, checks: CheckService) -> None:
+        self.guard = guard
+        self.checks = checks
+
+    async def command(self, request: Request) -> Response:
+        name = request.path_params["command"]
+        principal = await self.guard.require(request, API_COMMAND)
+        command = COMMANDS.get(name)
+        if command is None:
+            raise NotFound(f"unknown command {name!r}; known: {', '.join(sorted(COMMANDS))}")
+        if not principal.can(command.permission):
+            raise Forbidden(command.permission)
+        await command.run(self, await self.guard.fields(request), principal)
+        body = b'{"result":"Successfully submitted ' + name.encode() + b'"}'
+        return Response(body, media_type="application/json")
+
+    async def service_result(self, fields: Fields, _: Principal) -> None:
+        host, service = _text(fields, "host_name"), _text(fields, "service_description")
+        code = parse_status_code(_required(fields, "status_code"), host=False)
+        ttl = _seconds(fields, "ttl")
+        await self.checks.process_result(host, service, code, _output(fields), ttl=ttl)
+
+    async def host_result(self, fields: Fields, _: Principal) -> None:
+        host = _text(fields, "host_name")
+        code = parse_status_code(_required(fields, "status_code"), host=True)
+        ttl = _seconds(fields, "ttl")
+        await self.checks.process_result(host, None, code, _output(fields), ttl=ttl)
+
+    async def acknowledge(self, fields: Fields, principal: Principal, *, host: bool) -> None:
+        obj = await self.checks.find(*_object(fields, host=host))
+        await self.checks.acknowledge(
+            obj,
+            principal.name,
+            _comment(fields),
+            sticky=_flag(fields, "sticky"),
+            notify=_flag(fields, "notify"),
+            persistent=_flag(fields, "persistent"),
+        )
+
+    async def remove_acknowledgement(self, fields: Fields, _: Principal, *, host: bool) -> None:
+        obj = await self.checks.find(*_object(fields, host=host))
+        await self.checks.remove_acknowledgement(obj)
+
+    async def schedule_downtime(self, fields: Fields, principal: Principal, *, host: bool) -> None:
+        obj = await self.checks.find(*_object(fields, host=host))
+        start, end = _time(fields, "start_time"), _time(fields, "end_time")
+        if end <= start:
+            raise BadRequest("end_time must be after start_time")
+        fixed = _flag(fields, "fixed", default=True)
+        duration = _number(fields, "duration")
+        if duration is not None and duration < 0:
+            raise BadRequest("duration must be a number of seconds, not negative")
+        if not fixed and not duration:
+            raise BadRequest("duration is required for a flexible downtime (fixed false)")
+        await self.checks.schedule_downtime(obj, principal.name, _comment(fields),
+                                            start_time=start, end_time=end, fixed=fixed,
+                                            duration=duration or end - start)  # fmt: skip
+
+    async def delete_downtime(self, fields: Fields, _: Principal, *, host: bool) -> None:
+        downtime_id = _integer(fields, "downtime_id")
+        await self.checks.delete_downtime(downtime_id, host=host)
+
+
+def _bound(method: Callable[..., Awaitable[None]], host: bool) -> Run:
+    async def run(api: Commands, fields: Fields, principal: Principal) -> None:
+        await method(api, fields, principal, host=host)
+
+    return run
+
+
+async def _service_result(api: Commands, fields: Fields, principal: Principal) -> None:
+    await api.service_result(fields, principal)
+
+
+async def _host_result(api: Commands, fields: Fields, principal: Principal) -> None:
+    await api.host_result(fields, principal)
+
+
+COMMANDS: dict[str, Command] = {
+    "PROCESS_SERVICE_CHECK_RESULT": Command(False, _service_result),
+    "PROCESS_HOST_CHECK_RESULT": Command(True, _host_result),
+    "ACKNOWLEDGE_SVC_PROBLEM": Command(False, _bound(Commands.acknowledge, False)),
+    "ACKNOWLEDGE_HOST_PROBLEM": Command(True, _bound(Commands.acknowledge, True)),
+    "REMOVE_SVC_ACKNOWLEDGEMENT": Command(False, _bound(Commands.remove_acknowledgement, False)),
+    "REMOVE_HOST_ACKNOWLEDGEMENT": Command(True, _bound(Commands.remove_acknowledgement, True)),
+    "SCHEDULE_SVC_DOWNTIME": Command(False, _bound(Commands.schedule_downtime, False)),
+    "SCHEDULE_HOST_DOWNTIME": Command(True, _bound(Commands.schedule_downtime, True)),
+    "DEL_SVC_DOWNTIME": Command(False, _bound(Commands.delete_downtime, False)),
+    "DEL_HOST_DOWNTIME": Command(True, _bound(Commands.delete_downtime, True)),
+}
+
+
+# -- fields
+
+
+def _required(fields: Fields, name: str) -> Any:
+    if name not in fields:
+        raise BadRequest(f"{name} is required")
+    return fields[name]
+
+
+def _text(fields: Fields, name: str) -> str:
+    value = _required(fields, name)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{name} must be a non-empty string")
+    return value
+
+
+def _object(fields: Fields, *, host: bool) -> tuple[str, str | None]:
+    return _text(fields, "host_name"), None if host else _text(fields, "service_description")
+
+
+def _output(fields: Fields) -> str:
+    value = fields.get("plugin_output", "")
+    if not isinstance(value, str):
+        raise BadRequest("plugin_output must be a string")
+    return value
+
+
+def _comment(fields: Fields) -> str:
+    value = fields.get("comment", "")
+    if not isinstance(value, str):
+        raise BadRequest("comment must be a string")
+    return value
+
+
+def _number(fields: Fields, name: str) -> float | None:
+    if name not in fields:
+        return None
+    value = fields[name]
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise BadRequest(f"{name} must be a number, not {fields[name]!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BadRequest(f"{name} must be a number, not {fields[name]!r}")
+    return float(value)
+
+
+def _seconds(fields: Fields, name: str) -> float | None:
+    value = _number(fields, name)
+    if value is not None and value <= 0:
+        raise BadRequest(f"{name} must be a positive number of seconds")
+    return value
+
+
+def _time(fields: Fields, name: str) -> float:
+    value = _number(fields, name)
+    if value is None:
+        raise BadRequest(f"{name} is required (seconds since the epoch)")
+    if value < 0:
+        raise BadRequest(f"{name} must be seconds since the epoch")
+    return value
+
+
+def _integer(fields: Fields, name: str) -> int:
+    value = _number(fields, name)
+    if value is None:
+        raise BadRequest(f"{name} is required")
+    if value != int(value) or value < 1:
+        raise BadRequest(f"{name} must be a positive integer")
+    return int(value)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _flag(fields: Fields, name: str, *, default: bool = False) -> bool:
+    value = fields.get(name, default)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise BadRequest(f"{name} must be true or false (or 1 or 0), not {value!r}")
+
+
+def command_app(guard: Guard, checks: CheckService) -> Starlette:
+    """The OP5 command API, to be mounted at ``{prefix}/api/command``."""
+    api = Commands(guard, checks)
+    routes = [Route("/{command}", api.command, methods=["POST"])]
+    render = handler(op5_error)
+    return Starlette(
+        routes=routes,
+        exception_handlers={ApiError: render, StoreError: render, ValueError: render},
+    )

@@ -1,0 +1,195 @@
+"""OP5 (Livestatus-style) filters: ``[services] state != 0 and host.name = "web1"``.
+
+Grammar: ``[table] expression`` where table is ``hosts`` or ``services`` and expression is
+``all``, or comparisons ``column op value`` joined with ``and``, ``or``, ``not`` and
+parentheses. Operators: ``=`` ``!=`` ``<`` ``<=`` ``>`` ``>=``, ``~`` (regular expression),
+``~~`` (case-insensitive regular expression), ``!~``/``!~~`` (their negations) and ``=~``
+(case-insensitive equality). Values are double-quoted strings or numbers. A part that cannot
+be understood raises ``FilterError`` naming it.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Filter", "FilterError", "Predicate", "parse_filter"]
+
+Row = Mapping[str, Any]
+Predicate = Callable[[Row], bool]
+
+
+class FilterError(ValueError):
+    """A filter that was not understood; the message names the part."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    table: str
+    predicate: Predicate
+
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<op>!~~|!~|~~|=~|!=|<=|>=|=|~|<|>)
+      | (?P<paren>[()])
+      | (?P<word>[A-Za-z0-9_.:+\-]+)
+    )""",
+    re.VERBOSE,
+)
+_TABLE = re.compile(r"^\s*\[\s*(?P<table>\w+)\s*\]\s*(?P<rest>.*)$", re.DOTALL)
+TABLES = ("hosts", "services")
+
+
+def parse_filter(text: str, columns: Mapping[str, frozenset[str]]) -> Filter:
+    """Parse a filter; ``columns`` names each table's known columns."""
+    match = _TABLE.match(text)
+    if match is None:
+        raise FilterError("a filter starts with its table in brackets, e.g. [services]")
+    table = match["table"]
+    if table not in columns:
+        raise FilterError(f"unknown table [{table}]; supported: {', '.join(sorted(columns))}")
+    tokens = _tokens(match["rest"])
+    if [value for _, value in tokens] == ["all"]:
+        return Filter(table, lambda _: True)
+    if not tokens:
+        raise FilterError("an empty filter: write 'all' for every object")
+    parser = _Parser(tokens, columns[table], table)
+    predicate = parser.expression()
+    if parser.position < len(tokens):
+        raise FilterError(f"unexpected {tokens[parser.position][1]!r}")
+    return Filter(table, predicate)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    position = 0
+    while position < len(text):
+        if not text[position:].strip():
+            break
+        match = _TOKEN.match(text, position)
+        if match is None or match.end() == position:
+            raise FilterError(f"not understood: {text[position:].strip()!r}")
+        kind = match.lastgroup
+        assert kind is not None
+        tokens.append((kind, match[kind]))
+        position = match.end()
+    return tokens
+
+
+def _regex(pattern: str, flags: int) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, flags)
+    except re.error as exc:
+        raise FilterError(f"bad regular expression {pattern!r}: {exc}") from None
+
+
+_ORDERING: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]], known: frozenset[str], table: str) -> None:
+        self.tokens = tokens
+        self.known = known
+        self.table = table
+        self.position = 0
+
+    def _peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def _next(self, what: str) -> tuple[str, str]:
+        token = self._peek()
+        if token is None:
+            raise FilterError(f"the filter ends where {what} was expected")
+        self.position += 1
+        return token
+
+    def _keyword(self, word: str) -> bool:
+        token = self._peek()
+        if token is not None and token[0] == "word" and token[1].lower() == word:
+            self.position += 1
+            return True
+        return False
+
+    def expression(self) -> Predicate:
+        terms = [self._conjunction()]
+        while self._keyword("or"):
+            terms.append(self._conjunction())
+        return terms[0] if len(terms) == 1 else lambda row: any(t(row) for t in terms)
+
+    def _conjunction(self) -> Predicate:
+        terms = [self._unary()]
+        while self._keyword("and"):
+            terms.append(self._unary())
+        return terms[0] if len(terms) == 1 else lambda row: all(t(row) for t in terms)
+
+    def _unary(self) -> Predicate:
+        if self._keyword("not"):
+            inner = self._unary()
+            return lambda row: not inner(row)
+        token = self._peek()
+        if token == ("paren", "("):
+            self.position += 1
+            inner = self.expression()
+            if self._next("')'") != ("paren", ")"):
+                raise FilterError("a '(' without its ')'")
+            return inner
+        return self._comparison()
+
+    def _comparison(self) -> Predicate:
+        kind, column = self._next("a column")
+        if kind != "word":
+            raise FilterError(f"expected a column, not {column!r}")
+        if column not in self.known:
+            known = ", ".join(sorted(self.known))
+            raise FilterError(f"unknown column {column!r} of [{self.table}]; known: {known}")
+        kind, op = self._next(f"an operator after {column!r}")
+        if kind != "op":
+            raise FilterError(f"expected an operator after {column!r}, not {op!r}")
+        kind, raw = self._next(f"a value after {column} {op}")
+        if kind == "string":
+            value: Any = re.sub(r"\\(.)", r"\1", raw[1:-1])
+        elif kind == "word":
+            try:
+                value = float(raw)
+            except ValueError:
+                raise FilterError(
+                    f'a value is a number or a "quoted string", not {raw!r}'
+                ) from None
+        else:
+            raise FilterError(f"expected a value after {column} {op}, not {raw!r}")
+        return _compare(column, op, value)
+
+
+def _compare(column: str, op: str, value: Any) -> Predicate:
+    if op in ("~", "~~", "!~", "!~~"):
+        pattern = _regex(str(value), re.IGNORECASE if op.endswith("~~") else 0)
+        negate = op.startswith("!")
+        return lambda row: (pattern.search(str(row[column])) is None) == negate
+    if op == "=~":
+        folded = str(value).casefold()
+        return lambda row: str(row[column]).casefold() == folded
+
+    def coerce(have: Any) -> Any:
+        if isinstance(value, float):
+            try:
+                return float(have)
+            except (TypeError, ValueError):
+                return None
+        return "" if have is None else str(have)
+
+    if op == "=":
+        return lambda row: coerce(row[column]) == value
+    if op == "!=":
+        return lambda row: coerce(row[column]) != value
+    order = _ORDERING[op]
+    return lambda row: (have := coerce(row[column])) is not None and order(have, value)

@@ -1,0 +1,202 @@
+"""OP5's read side of passive checks: object status and the filter endpoints.
+
+* ``GET /api/status/host/<host>`` (``host-view-all``) and
+  ``GET /api/status/service/<host>;<service>`` (``service-view-all``): one object, 404 if unknown;
+* ``GET /api/filter/query?query=[services] state != 0&columns=...&sort=...&limit=...&offset=...``
+  (a JSON array) and ``GET /api/filter/count?query=...`` (``{"count": N}``), needing the view
+  permission of the filter's table.
+
+Columns are Livestatus' names (``description``, ``host.name``, ``state``, ``plugin_output``,
+``perf_data``, ``current_attempt``...); ``host.name`` comes back nested, ``{"host": {"name":
+...}}``, as OP5 returns it. Errors are OP5's shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound
+from fleetwatch.api.guard import Guard
+from fleetwatch.api.op5_filter import FilterError, parse_filter
+from fleetwatch.api.shapes import handler, op5_error
+from fleetwatch.auth.permissions import HOST_VIEW_ALL, SERVICE_VIEW_ALL
+from fleetwatch.store import Store, StoreError
+from fleetwatch.store.checks import CheckObject, ObjectKind
+
+__all__ = ["filter_app", "object_row", "status_app"]
+
+_COMMON = (
+    "state", "state_type", "plugin_output", "long_plugin_output", "perf_data",
+    "has_been_checked", "last_check", "last_state_change", "last_hard_state",
+    "last_hard_state_change", "current_attempt", "max_check_attempts", "acknowledged",
+    "scheduled_downtime_depth", "check_freshness", "freshness_threshold", "is_stale", "notes",
+    "accept_passive_checks", "stale_state",
+)  # fmt: skip
+COLUMNS = {
+    "hosts": frozenset(("name", *_COMMON)),
+    "services": frozenset(("description", "host.name", *_COMMON)),
+}
+VIEW = {"hosts": HOST_VIEW_ALL, "services": SERVICE_VIEW_ALL}
+MAX_LIMIT = 10_000
+
+
+def object_row(obj: CheckObject) -> dict[str, Any]:
+    """The object's columns, flat (``host.name`` as one key)."""
+    row: dict[str, Any] = (
+        {"name": obj.host_name}
+        if obj.is_host
+        else {"description": obj.service_description, "host.name": obj.host_name}
+    )
+    row.update(
+        state=obj.state,
+        state_type=1 if obj.state_type == "HARD" else 0,
+        plugin_output=obj.output,
+        long_plugin_output=obj.long_output,
+        perf_data=obj.perfdata,
+        has_been_checked=int(obj.has_been_checked),
+        last_check=int(obj.last_check or 0),
+        last_state_change=int(obj.last_state_change),
+        last_hard_state=obj.last_hard_state,
+        last_hard_state_change=int(obj.last_hard_state_change),
+        current_attempt=obj.attempt,
+        max_check_attempts=obj.max_check_attempts,
+        acknowledged=int(obj.acknowledged),
+        scheduled_downtime_depth=obj.downtime_depth,
+        check_freshness=int(obj.check_freshness),
+        freshness_threshold=obj.freshness_threshold,
+        is_stale=int(obj.is_stale),
+        notes=obj.notes,
+        accept_passive_checks=int(obj.passive_checks_enabled),
+        stale_state=obj.stale_state,
+    )
+    return row
+
+
+def nested(row: dict[str, Any], columns: list[str] | None = None) -> dict[str, Any]:
+    """``{"host.name": x}`` as ``{"host": {"name": x}}``, keeping only ``columns`` if given."""
+    out: dict[str, Any] = {}
+    for key in columns if columns is not None else list(row):
+        head, dot, tail = key.partition(".")
+        if dot:
+            out.setdefault(head, {})[tail] = row[key]
+        else:
+            out[key] = row[key]
+    return out
+
+
+class Status:
+    def __init__(self, guard: Guard, store: Store) -> None:
+        self.guard = guard
+        self.store = store
+
+    async def host(self, request: Request) -> Response:
+        await self.guard.require(request, HOST_VIEW_ALL)
+        name = request.path_params["host"]
+        obj = await self.store.get_check_object(name)
+        if obj is None:
+            raise NotFound(f"host {name!r} does not exist")
+        return JSONResponse(nested(object_row(obj)))
+
+    async def service(self, request: Request) -> Response:
+        await self.guard.require(request, SERVICE_VIEW_ALL)
+        host, sep, service = request.path_params["service"].partition(";")
+        if not sep or not host or not service:
+            raise BadRequest("a service is named <host>;<service>")
+        obj = await self.store.get_check_object(host, service)
+        if obj is None:
+            raise NotFound(f"service {service!r} on host {host!r} does not exist")
+        return JSONResponse(nested(object_row(obj)))
+
+    async def _matching(self, request: Request) -> tuple[str, list[dict[str, Any]]]:
+        principal = await self.guard.principal(request)
+        query = request.query_params.get("query")
+        if not query:
+            raise BadRequest("query is required, e.g. query=[services] state != 0")
+        try:
+            parsed = parse_filter(query, COLUMNS)
+        except FilterError as exc:
+            raise BadRequest(f"filter not understood: {exc}") from None
+        if not principal.can(VIEW[parsed.table]):
+            raise Forbidden(VIEW[parsed.table])
+        kind: ObjectKind = "host" if parsed.table == "hosts" else "service"
+        rows = [object_row(obj) for obj in await self.store.list_check_objects(kind)]
+        return parsed.table, [row for row in rows if parsed.predicate(row)]
+
+    async def query(self, request: Request) -> Response:
+        table, rows = await self._matching(request)
+        params = request.query_params
+        columns = _columns(params.get("columns"), table)
+        for key, descending in reversed(_sort(params.get("sort"), table)):
+            rows.sort(key=_by(key), reverse=descending)
+        offset = _count(params.get("offset"), "offset", 0)
+        limit = _count(params.get("limit"), "limit", MAX_LIMIT)
+        return JSONResponse([nested(row, columns) for row in rows[offset : offset + limit]])
+
+    async def count(self, request: Request) -> Response:
+        _, rows = await self._matching(request)
+        return JSONResponse({"count": len(rows)})
+
+
+def _by(key: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
+    return lambda row: (row[key] is None, row[key])
+
+
+def _columns(text: str | None, table: str) -> list[str] | None:
+    if not text:
+        return None
+    columns = [c.strip() for c in text.split(",") if c.strip()]
+    for column in columns:
+        if column not in COLUMNS[table]:
+            raise BadRequest(f"unknown column {column!r} of [{table}]")
+    return columns
+
+
+def _sort(text: str | None, table: str) -> list[tuple[str, bool]]:
+    keys: list[tuple[str, bool]] = []
+    for part in (text or "").split(","):
+        words = part.split()
+        if not words:
+            continue
+        if len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
+            raise BadRequest(f"sort is 'column [asc|desc]', not {part.strip()!r}")
+        if words[0] not in COLUMNS[table]:
+            raise BadRequest(f"cannot sort by unknown column {words[0]!r} of [{table}]")
+        keys.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
+    return keys
+
+
+def _count(text: str | None, name: str, default: int) -> int:
+    if text is None:
+        return default
+    if not text.isdigit():
+        raise BadRequest(f"{name} must be a non-negative integer")
+    return min(int(text), MAX_LIMIT)
+
+
+def _family(routes: list[Route]) -> Starlette:
+    render = handler(op5_error)
+    return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})
+
+
+def status_app(guard: Guard, store: Store) -> Starlette:
+    """``/api/status``, to be mounted at ``{prefix}/api/status``."""
+    api = Status(guard, store)
+    return _family([
+        Route("/host/{host}", api.host, methods=["GET"]),
+        Route("/service/{service}", api.service, methods=["GET"]),
+    ])  # fmt: skip
+
+
+def filter_app(guard: Guard, store: Store) -> Starlette:
+    """``/api/filter``, to be mounted at ``{prefix}/api/filter``."""
+    api = Status(guard, store)
+    return _family([
+        Route("/query", api.query, methods=["GET"]),
+        Route("/count", api.count, methods=["GET"]),
+    ])  # fmt: skip

@@ -1,0 +1,322 @@
+"""``CheckStore`` in SQL that SQLite and PostgreSQL both speak, on top of ``IdentitySQL``'s
+plumbing (``?`` placeholders rewritten per backend, ``RETURNING id`` where needed).
+
+A result's writes (the object's new state, the history row, its perfdata points) are queued
+together, so they join one group commit, and the caller is answered once they are committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from .checks import (
+    CheckObject,
+    CheckResultRecord,
+    DowntimeRecord,
+    ObjectKind,
+    PerfPoint,
+)
+from .errors import NotFound
+from .identity_sql import IdentitySQL
+
+__all__ = ["CheckSQL"]
+
+Row = tuple[Any, ...]
+
+_OBJECTS = (
+    "SELECT id, kind, host_id, host_name, service_description, check_freshness,"
+    " freshness_threshold, max_check_attempts, stale_state, stale_output,"
+    " passive_checks_enabled, notes, created_at,"
+    " state, state_type, attempt, output, long_output, perfdata, has_been_checked, last_check,"
+    " last_state_change, last_hard_state, last_hard_state_change, acknowledged, ack_sticky,"
+    " downtime_depth, is_stale, ttl, fresh_due_at FROM check_objects"
+)
+_BOOLEAN_COLUMNS = (5, 10, 19, 24, 25, 27)
+_SAVE_STATE = (
+    "UPDATE check_objects SET state = ?, state_type = ?, attempt = ?, output = ?,"
+    " long_output = ?, perfdata = ?, has_been_checked = ?, last_check = ?,"
+    " last_state_change = ?, last_hard_state = ?, last_hard_state_change = ?,"
+    " acknowledged = ?, ack_sticky = ?, is_stale = ?, ttl = ?, fresh_due_at = ? WHERE id = ?"
+)
+_INSERT_RESULT = (
+    "INSERT INTO check_results (object_id, checked_at, state, state_type, attempt, output,"
+    " long_output, perfdata, source, ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_POINT = (
+    "INSERT INTO perf_values (object_id, at, label, value, uom, warn, crit, min_value,"
+    " max_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_DOWNTIMES = (
+    "SELECT id, object_id, author, comment, start_time, end_time, fixed, duration, created_at,"
+    " started_at, ended_at, next_at FROM downtimes"
+)
+
+
+def object_from_row(row: Row) -> CheckObject:
+    values = list(row)
+    for index in _BOOLEAN_COLUMNS:
+        values[index] = bool(values[index])
+    return CheckObject(*values)
+
+
+def downtime_from_row(row: Row) -> DowntimeRecord:
+    values = list(row)
+    values[6] = bool(values[6])
+    return DowntimeRecord(*values)
+
+
+class CheckSQL(IdentitySQL):
+    """Mixed into a backend that provides ``_write`` and ``_rows``."""
+
+    async def add_check_object(
+        self,
+        kind: ObjectKind,
+        host_name: str,
+        service_description: str = "",
+        *,
+        freshness_threshold: float | None = None,
+        max_check_attempts: int = 1,
+        stale_state: int | None = None,
+        stale_output: str = "",
+        notes: str = "",
+    ) -> CheckObject:
+        if kind not in ("host", "service"):
+            raise ValueError(f"kind must be host or service, not {kind!r}")
+        if not host_name or (kind == "service") != bool(service_description):
+            raise ValueError("a host needs a name; a service a host name and a description")
+        if freshness_threshold is not None and freshness_threshold <= 0:
+            raise ValueError("the freshness threshold must be a positive number of seconds")
+        if max_check_attempts < 1:
+            raise ValueError("max_check_attempts must be at least 1")
+        host_id = None
+        if kind == "service":
+            host = await self.get_check_object(host_name)
+            if host is None:
+                raise NotFound(f"no host named {host_name!r}")
+            host_id = host.id
+        stale = stale_state if stale_state is not None else (1 if kind == "host" else 2)
+        now = time.time()
+        fresh = freshness_threshold is not None
+        threshold = freshness_threshold or 0.0
+        due = now + threshold if fresh else None
+        sql = (
+            "INSERT INTO check_objects (kind, host_id, host_name, service_description,"
+            " check_freshness, freshness_threshold, max_check_attempts, stale_state,"
+            " stale_output, notes, created_at, fresh_due_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        params = (kind, host_id, host_name, service_description, int(fresh), threshold,
+                  max_check_attempts, stale, stale_output, notes, now, due)  # fmt: skip
+        object_id = await self._insert(sql, params)
+        return CheckObject(object_id, kind, host_id, host_name, service_description, fresh,
+                           threshold, max_check_attempts, stale, stale_output, True, notes, now,
+                           fresh_due_at=due)  # fmt: skip
+
+    async def get_check_object(
+        self, host_name: str, service_description: str = ""
+    ) -> CheckObject | None:
+        sql = f"{_OBJECTS} WHERE host_name = ? AND service_description = ?"
+        rows = await self._select(sql, (host_name, service_description))
+        return object_from_row(rows[0]) if rows else None
+
+    async def check_object_by_id(self, object_id: int) -> CheckObject | None:
+        rows = await self._select(f"{_OBJECTS} WHERE id = ?", (object_id,))
+        return object_from_row(rows[0]) if rows else None
+
+    async def list_check_objects(
+        self, kind: ObjectKind | None = None, *, host_name: str | None = None
+    ) -> list[CheckObject]:
+        sql = (
+            f"{_OBJECTS} WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR host_name = ?)"
+            " ORDER BY host_name, service_description"
+        )
+        if self._placeholder != "?":  # PostgreSQL wants the parameters' types
+            sql = sql.replace("(? IS NULL", "(?::text IS NULL")
+        rows = await self._select(sql, (kind, kind, host_name, host_name))
+        return [object_from_row(row) for row in rows]
+
+    async def remove_check_object(self, host_name: str, service_description: str = "") -> bool:
+        sql = "DELETE FROM check_objects WHERE host_name = ? AND service_description = ?"
+        return await self._change(sql, (host_name, service_description)) > 0
+
+    async def record_check_result(
+        self,
+        after: CheckObject,
+        result: CheckResultRecord,
+        points: Sequence[PerfPoint] = (),
+        *,
+        only_if_due_at: float | None = None,
+    ) -> bool:
+        state = (
+            after.state, after.state_type, after.attempt, after.output, after.long_output,
+            after.perfdata, int(after.has_been_checked), after.last_check,
+            after.last_state_change, after.last_hard_state, after.last_hard_state_change,
+            int(after.acknowledged), int(after.ack_sticky), int(after.is_stale), after.ttl,
+            after.fresh_due_at, after.id,
+        )  # fmt: skip
+        history = (
+            result.object_id, result.checked_at, result.state, result.state_type, result.attempt,
+            result.output, result.long_output, result.perfdata, result.source, result.ttl,
+        )  # fmt: skip
+        values = [
+            (result.object_id, result.checked_at, p.label, p.value, p.uom, p.warn, p.crit,
+             p.min, p.max)
+            for p in points
+        ]  # fmt: skip
+        if only_if_due_at is not None:
+            sql = _SAVE_STATE + " AND fresh_due_at = ?"
+            if not await self._change(sql, (*state, only_if_due_at)):
+                return False
+            await asyncio.gather(
+                self._change(_INSERT_RESULT, history),
+                *(self._change(_INSERT_POINT, value) for value in values),
+            )
+            return True
+        # Queued in one go, so the three kinds of write join the same group commit.
+        saved, *_ = await asyncio.gather(
+            self._change(_SAVE_STATE, state),
+            self._change(_INSERT_RESULT, history),
+            *(self._change(_INSERT_POINT, value) for value in values),
+        )
+        if not saved:
+            raise NotFound(f"{after.display_name} no longer exists")
+        return True
+
+    async def check_results(self, object_id: int, *, limit: int = 100) -> list[CheckResultRecord]:
+        sql = (
+            "SELECT id, object_id, checked_at, state, state_type, attempt, output, long_output,"
+            " perfdata, source, ttl FROM check_results WHERE object_id = ?"
+            " ORDER BY checked_at DESC, id DESC LIMIT ?"
+        )
+        rows = await self._select(sql, (object_id, max(limit, 0)))
+        return [CheckResultRecord(*row) for row in rows]
+
+    async def perf_series(
+        self, object_id: int, label: str, *, since: float | None = None
+    ) -> list[tuple[float, float | None]]:
+        sql = (
+            "SELECT at, value FROM perf_values WHERE object_id = ? AND label = ? AND at >= ?"
+            " ORDER BY at, id"
+        )
+        low = -float("inf") if since is None else since
+        rows = await self._select(sql, (object_id, label, low))
+        return [(float(at), value) for at, value in rows]
+
+    async def due_check_objects(self, now: float, *, limit: int = 500) -> list[CheckObject]:
+        sql = (
+            f"{_OBJECTS} WHERE fresh_due_at IS NOT NULL AND fresh_due_at <= ?"
+            " ORDER BY fresh_due_at LIMIT ?"
+        )
+        return [object_from_row(row) for row in await self._select(sql, (now, max(limit, 0)))]
+
+    async def next_due(self) -> float | None:
+        rows = await self._select(
+            "SELECT min(t) FROM (SELECT (SELECT fresh_due_at FROM check_objects"
+            " WHERE fresh_due_at IS NOT NULL ORDER BY fresh_due_at LIMIT 1) AS t"
+            " UNION ALL SELECT (SELECT next_at FROM downtimes WHERE next_at IS NOT NULL"
+            " ORDER BY next_at LIMIT 1)) x",
+            (),
+        )
+        return None if rows[0][0] is None else float(rows[0][0])
+
+    async def set_acknowledgement(
+        self,
+        object_id: int,
+        author: str,
+        comment: str,
+        *,
+        sticky: bool,
+        notify: bool,
+        persistent: bool,
+        at: float,
+    ) -> int:
+        sql = (
+            "INSERT INTO acknowledgements (object_id, author, comment, sticky, notify,"
+            " persistent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        params = (object_id, author, comment, int(sticky), int(notify), int(persistent), at)
+        flag = "UPDATE check_objects SET acknowledged = 1, ack_sticky = ? WHERE id = ?"
+        ack_id, _ = await asyncio.gather(
+            self._insert(sql, params), self._change(flag, (int(sticky), object_id))
+        )
+        return ack_id
+
+    async def remove_acknowledgement(self, object_id: int, at: float) -> bool:
+        flag = (
+            "UPDATE check_objects SET acknowledged = 0, ack_sticky = 0"
+            " WHERE id = ? AND acknowledged = 1"
+        )
+        ended = (
+            "UPDATE acknowledgements SET removed_at = ? WHERE object_id = ? AND removed_at IS NULL"
+        )
+        changed, _ = await asyncio.gather(
+            self._change(flag, (object_id,)), self._change(ended, (at, object_id))
+        )
+        return changed > 0
+
+    async def add_downtime(
+        self,
+        object_id: int,
+        author: str,
+        comment: str,
+        *,
+        start_time: float,
+        end_time: float,
+        fixed: bool,
+        duration: float,
+        at: float,
+    ) -> DowntimeRecord:
+        if end_time <= start_time:
+            raise ValueError("end_time must be after start_time")
+        sql = (
+            "INSERT INTO downtimes (object_id, author, comment, start_time, end_time, fixed,"
+            " duration, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        params = (object_id, author, comment, start_time, end_time, int(fixed), duration, at,
+                  start_time)  # fmt: skip
+        downtime_id = await self._insert(sql, params)
+        return DowntimeRecord(downtime_id, object_id, author, comment, start_time, end_time,
+                              fixed, duration, at, None, None, start_time)  # fmt: skip
+
+    async def get_downtime(self, downtime_id: int) -> DowntimeRecord | None:
+        sql = f"{_DOWNTIMES} WHERE id = ?"
+        rows = await self._select(sql, (downtime_id,))
+        return downtime_from_row(rows[0]) if rows else None
+
+    async def list_downtimes(self, object_id: int) -> list[DowntimeRecord]:
+        sql = f"{_DOWNTIMES} WHERE object_id = ? AND next_at IS NOT NULL ORDER BY start_time, id"
+        return [downtime_from_row(row) for row in await self._select(sql, (object_id,))]
+
+    async def due_downtimes(self, now: float, *, limit: int = 500) -> list[DowntimeRecord]:
+        sql = f"{_DOWNTIMES} WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?"
+        return [downtime_from_row(row) for row in await self._select(sql, (now, max(limit, 0)))]
+
+    async def move_downtime(
+        self,
+        downtime: DowntimeRecord,
+        *,
+        started_at: float | None,
+        ended_at: float | None,
+        next_at: float | None,
+        depth_change: int,
+    ) -> bool:
+        sql = (
+            "UPDATE downtimes SET started_at = ?, ended_at = ?, next_at = ?"
+            " WHERE id = ? AND next_at = ?"
+        )
+        params = (started_at, ended_at, next_at, downtime.id, downtime.next_at)
+        if not await self._change(sql, params):
+            return False
+        if depth_change:
+            depth = (
+                "UPDATE check_objects SET downtime_depth = max_of(downtime_depth + ?, 0)"
+                " WHERE id = ?"
+            )
+            greatest = "max" if self._placeholder == "?" else "greatest"
+            await self._change(
+                depth.replace("max_of", greatest), (depth_change, downtime.object_id)
+            )
+        return True
