@@ -254,7 +254,7 @@ def anonymous_permissions(config: Config) -> frozenset[str]:
     extended process view, clearing events). Elsewhere nothing, unless the config says
     ``always``: then reads only.
     """
-    mode = str(_auth_setting(config, "anonymous_read", "loopback"))
+    mode = str(config.get("auth", "anonymous_read"))
     if mode not in ANONYMOUS_READ:
         raise ConfigError(f"auth.anonymous_read must be one of {', '.join(ANONYMOUS_READ)}, "
                           f"not {mode!r}")  # fmt: skip
@@ -267,20 +267,15 @@ def anonymous_permissions(config: Config) -> frozenset[str]:
 
 def build_authenticator(config: Config, store: Store) -> Authenticator:
     limiter = FailureLimiter(
-        int(_auth_setting(config, "max_failures", 10)),
-        float(_auth_setting(config, "failure_window_seconds", 300.0)),
+        int(config.get("auth", "max_failures")),
+        float(config.get("auth", "failure_window_seconds")),
     )
     return Authenticator(
         store,
-        cache_seconds=float(_auth_setting(config, "cache_seconds", 10.0)),
-        login_token_seconds=float(_auth_setting(config, "login_token_days", 90.0)) * 86400,
+        cache_seconds=float(config.get("auth", "cache_seconds")),
+        login_token_seconds=float(config.get("auth", "login_token_days")) * 86400,
         limiter=limiter,
     )
-
-
-def _auth_setting(config: Config, key: str, default: Any) -> Any:
-    # The [auth] settings join config.SETTINGS together with their README section.
-    return config.values.get("auth", {}).get(key, default)
 
 
 def _args(config: Config) -> dict[str, Any]:

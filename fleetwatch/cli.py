@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from fleetwatch import __version__
+from fleetwatch.cli_admin import COMMANDS
 from fleetwatch.cli_push import push
 from fleetwatch.config import ConfigError, load_config
 
@@ -46,6 +47,11 @@ def main() -> None:
 @click.option("--disable-webui", is_flag=True, default=None, help="Do not serve the dashboard.")
 @click.option("--certfile", help="PEM certificate: serve HTTPS.")
 @click.option("--keyfile", help="PEM private key for --certfile.")
+@click.option(
+    "--self-signed",
+    is_flag=True,
+    help="Serve HTTPS with a certificate made (once) in the data dir.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def serve(
     bind: str | None,
@@ -58,12 +64,14 @@ def serve(
     disable_webui: bool | None,
     certfile: str | None,
     keyfile: str | None,
+    self_signed: bool,
     verbose: bool,
 ) -> None:
     """Run the hub: collect local stats and serve the API."""
     from fleetwatch.app import build_hub  # noqa: PLC0415 - keeps `fleetwatch --help` fast
     from fleetwatch.server import StartError  # noqa: PLC0415
     from fleetwatch.server import serve as run_server  # noqa: PLC0415
+    from fleetwatch.tls import self_signed as make_certificate  # noqa: PLC0415
 
     _setup_logging(verbose)
     flags: dict[tuple[str, str], Any] = {
@@ -81,6 +89,11 @@ def serve(
         config = load_config(config_path, flags=flags)
         if config.refresh <= 0:
             raise ConfigError("--refresh must be a positive number of seconds")
+        if self_signed:
+            if config.get("server", "certfile") or config.get("server", "keyfile"):
+                raise ConfigError("--self-signed makes its own certificate: drop --certfile")
+            cert, key = make_certificate(config.data_dir, config.bind)
+            config.values["server"].update(certfile=str(cert), keyfile=str(key))
         hub = build_hub(config)
         run_server(hub)
     except (ConfigError, StartError, ValueError) as exc:
@@ -88,3 +101,5 @@ def serve(
 
 
 main.add_command(push)
+for _command in COMMANDS:
+    main.add_command(_command)

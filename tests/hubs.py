@@ -28,12 +28,7 @@ def make_hub(data_dir: Path, **flags: Any) -> Hub:
         else:
             section = "collector" if name == "history_size" else "server"
             settings[(section, name)] = value
-    auth = {key: value for (section, key), value in settings.items() if section == "auth"}
-    settings = {key: value for key, value in settings.items() if key[0] != "auth"}
-    config = load_config(env={}, flags=settings)
-    if auth:  # until [auth] joins config.SETTINGS
-        config.values["auth"] = auth
-    hub = build_hub(config)
+    hub = build_hub(load_config(env={}, flags=settings))
     hub.auth.hashing = hub.admin.hashing = CHEAP_HASHING
     return hub
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,12 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 from serving import ServeProcess, run_cli
 
-from fleetwatch.cli_admin import admin_main
+from fleetwatch.cli import main
 from fleetwatch.tls import self_signed
 
 pytestmark = pytest.mark.e2e
 
-ADMIN_MODULE = "fleetwatch.cli_admin"
+ADMIN_MODULE = "fleetwatch"
 
 
 def cli(data_dir: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
@@ -91,6 +92,13 @@ def test_system_tokens_from_the_cli(running: ServeProcess) -> None:
     assert err.count("\n") == 1
     files = b"".join(path.read_bytes() for path in data.iterdir() if path.is_file())
     assert token.encode() not in files
+    assert cli(data, "system", "remove", "web1")[0] == 0
+    with httpx.Client(base_url=running.url) as web:
+        # The hub notices the CLI's change within a second and drops its cached credential.
+        deadline = time.monotonic() + 10
+        while web.get("/api/v1/me", headers=basic("", token)).status_code != 401:
+            assert time.monotonic() < deadline, "the removed system's token still works"
+            time.sleep(0.05)
 
 
 def test_groups_from_the_cli(tmp_path: Path) -> None:
@@ -98,7 +106,7 @@ def test_groups_from_the_cli(tmp_path: Path) -> None:
     runner = CliRunner()
 
     def run(*args: str) -> Result:
-        return runner.invoke(admin_main, [*args, "--data-dir", str(tmp_path)])
+        return runner.invoke(main, [*args, "--data-dir", str(tmp_path)])
 
     assert run("group", "add", "ops", "--permission", "view-events").exit_code == 0
     assert run("group", "grant", "ops", "clear-events").exit_code == 0
@@ -117,14 +125,20 @@ def test_groups_from_the_cli(tmp_path: Path) -> None:
     assert run("user", "remove", "nobody").stderr == "fleetwatch: error: no user named 'nobody'\n"
 
 
-def test_https_with_a_self_signed_certificate(tmp_path: Path) -> None:
-    certfile, keyfile = self_signed(tmp_path)
-    assert self_signed(tmp_path) == (certfile, keyfile)
-    assert keyfile.stat().st_mode & 0o077 == 0
-    made = certfile.read_bytes()
-    with ServeProcess(tmp_path, "--certfile", str(certfile), "--keyfile", str(keyfile)) as hub:
+def test_serve_self_signed_makes_and_reuses_its_certificate(tmp_path: Path) -> None:
+    with ServeProcess(tmp_path, "--self-signed") as hub:
         assert hub.url.startswith("https://")
+        certfile = tmp_path / "tls" / "cert.pem"
         trust = ssl.create_default_context(cafile=str(certfile))
         with httpx.Client(base_url=hub.url, verify=trust) as web:
             assert web.get("/api/4/status").status_code == 200
-    assert self_signed(tmp_path)[0].read_bytes() == made
+    made = certfile.read_bytes()
+    assert self_signed(tmp_path) == (certfile, tmp_path / "tls" / "key.pem")
+    assert certfile.read_bytes() == made
+    assert (tmp_path / "tls" / "key.pem").stat().st_mode & 0o077 == 0
+    refused = run_cli("serve", "--self-signed", "--certfile", str(certfile), "--data-dir",
+                      str(tmp_path))  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip().endswith(
+        "--self-signed makes its own certificate: drop --certfile"
+    )
