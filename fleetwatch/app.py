@@ -209,7 +209,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     guard = Guard(auth, int(config.get("server", "max_body_bytes")))
 
     prefix = config.url_prefix
-    routes = docs_routes(prefix, live)
+    built: list[Starlette] = []
+    routes = docs_routes(prefix, live, lambda: built[0].routes if built else [])
     pushed = SystemAlerts(store, limits)
     staleness = StalenessWatcher(store)
     bus = EventBus()
@@ -232,6 +233,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     if not config.get("server", "disable_webui"):
         routes += web_routes(prefix)
     site = Starlette(routes=routes)
+    built.append(site)
     systems = SystemsAPI(store, live.specs, limits, auth, config.masked,
                          int(config.get("collector", "history_size")))  # fmt: skip
     glances = GlancesAPI(

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from fleetwatch.api.openapi import GLANCES_ROUTES
+from fleetwatch.api.openapi_site import walk
+from fleetwatch.app import Hub
 from fleetwatch.collect.registry import PLUGIN_NAMES
 
 pytestmark = pytest.mark.anyio
@@ -80,3 +82,16 @@ async def test_docs_page_is_served_offline(client: httpx.AsyncClient) -> None:
         assert asset.status_code == 200, url
         assert len(asset.content) > 1000
     assert '"/openapi.json"' in page.text
+
+
+async def test_every_framework_route_is_documented(client: httpx.AsyncClient, hub: Hub) -> None:
+    """The families beside /api/4 (v1, TrueCommand, OP5...) come from the router itself."""
+    paths = (await spec(client))["paths"]
+    for path, route in walk(hub.site.routes):
+        clean = re.sub(r"{(\w+):\w+}", r"{\1}", path)
+        for method in route.methods or ():
+            if method != "HEAD":
+                assert method.lower() in paths[clean], f"{method} {clean} is not in /openapi.json"
+    login = paths["/api/v1/login"]["post"]
+    assert login["tags"] == ["Rocket.Chat-style API (/api/v1)"]
+    assert paths["/api/external/submit_stats"]["put"]["summary"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import swagger_ui_bundle
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -9,6 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from fleetwatch.api.openapi import build_openapi
+from fleetwatch.api.openapi_site import site_paths
 from fleetwatch.collect.live import LiveStats, dumps
 
 PAGE = """<!doctype html>
@@ -21,12 +24,23 @@ PAGE = """<!doctype html>
 """
 
 
-def docs_routes(prefix: str, live: LiveStats) -> list[BaseRoute]:
-    spec_body = dumps(build_openapi(prefix, live.specs))
+def docs_routes(
+    prefix: str, live: LiveStats, site: Callable[[], list[BaseRoute]] = list
+) -> list[BaseRoute]:
+    """``site`` gives the app's other routes once it is built; they are documented too."""
+    cache: list[bytes] = []
+
+    def spec_body() -> bytes:
+        if not cache:
+            spec = build_openapi(prefix, live.specs)
+            spec["paths"].update(site_paths(site()))
+            cache.append(dumps(spec))
+        return cache[0]
+
     page = PAGE.format(static=f"{prefix}/docs/static", spec=f"{prefix}/openapi.json")
 
     async def openapi(_: Request) -> Response:
-        return Response(spec_body, media_type="application/json")
+        return Response(spec_body(), media_type="application/json")
 
     async def docs(_: Request) -> Response:
         return HTMLResponse(page)
