@@ -11,6 +11,7 @@ import click
 
 from fleetwatch import __version__
 from fleetwatch.cli_admin import COMMANDS
+from fleetwatch.cli_checks import host, report, service
 from fleetwatch.cli_push import push
 from fleetwatch.config import ConfigError, load_config
 
@@ -103,3 +104,6 @@ def serve(
 main.add_command(push)
 for _command in COMMANDS:
     main.add_command(_command)
+main.add_command(host)
+main.add_command(service)
+main.add_command(report)
