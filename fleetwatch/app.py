@@ -22,6 +22,7 @@ from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
 from fleetwatch.api.commands import command_app
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.external import external_app
+from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.servers import servers_app
@@ -214,6 +215,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     pushed = SystemAlerts(store, limits)
     staleness = StalenessWatcher(store)
     bus = EventBus()
+    fleet = Fleet(guard, store, staleness)
     recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
     checks.listeners.append(bus.publish)
@@ -224,8 +226,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
 
     routes += [
         Mount(f"{prefix}/api/external", app=external_app(guard, store, on_snapshot, bus)),
-        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin)),
-        Mount(f"{prefix}/api/servers", app=servers_app(guard, admin)),
+        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet)),
+        Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(guard, checks)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
         Mount(f"{prefix}/api/filter", app=filter_app(guard, store)),

@@ -78,3 +78,31 @@ async def test_access_and_unknown_systems(hub: Hub) -> None:
         assert (
             await c.post("/systems/nas1/api/4/events/clear/all", headers=reader)
         ).status_code == 405
+
+
+async def test_the_fleet_overview(hub: Hub) -> None:
+    reader = await add_user(hub, "reader4", "reader password", "readonly")
+    async with client_for(hub) as c:
+        data = (await c.get("/api/v1/systems", headers=reader)).json()
+        assert data["success"] is True
+        systems = {s["name"]: s for s in data["systems"]}
+        nas1 = systems["nas1"]
+        assert nas1["hostname"] == "TESTHOST"
+        assert nas1["version"] == "TESTVERSION"
+        assert nas1["stale"] is False
+        assert nas1["interval"] is not None  # two submissions: one interval
+        assert nas1["current"]["cpu_percent"] == 60.0
+        assert nas1["current"]["storage_percent"] == round(100 * 1523 / 4096, 1)
+        assert nas1["last_seen"].endswith("Z")
+        assert any(s["source"] == "local" for s in data["systems"])  # the hub's own machine
+
+        servers = (await c.get("/api/servers/list", headers=reader)).json()
+        entry = next(v for v in servers.values() if v["nickname"] == "nas1")
+        assert entry["connection_is_up"] is True
+        assert entry["id"] in servers
+        assert "current_stats" not in entry
+        detailed = (await c.get("/api/servers/list?with_details=true", headers=reader)).json()
+        stats = next(v for v in detailed.values() if v["nickname"] == "nas1")["current_stats"]
+        assert stats["cpu_num"] == 1
+        assert stats["memory_bytes"] == 180 * 4096
+        assert (await c.get("/api/v1/systems")).status_code == 401

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetwatch.api.errors import ApiError, BadRequest
+from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.guard import Guard, actor, checked, list_field
 from fleetwatch.api.shapes import handler, truecommand_error
 from fleetwatch.auth.admin import Admin
@@ -79,7 +80,7 @@ class Servers:
         return JSONResponse({"tvid": system.name, "removed": removed, "result": "success"})
 
 
-def servers_app(guard: Guard, admin: Admin) -> Starlette:
+def servers_app(guard: Guard, admin: Admin, fleet: Fleet | None = None) -> Starlette:
     """The ``/api/servers`` token calls, to be mounted at ``{prefix}/api/servers``."""
     api = Servers(guard, admin)
     methods = ["GET", "POST", "PUT"]
@@ -88,5 +89,7 @@ def servers_app(guard: Guard, admin: Admin) -> Starlette:
         Route("/add_tokens", api.add_tokens, methods=["POST", "PUT"]),
         Route("/remove_tokens", api.remove_tokens, methods=["POST", "PUT"]),
     ]
+    if fleet is not None:
+        routes.append(Route("/list", fleet.servers_list, methods=methods))
     render = handler(truecommand_error)
     return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})

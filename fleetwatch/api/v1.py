@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.guard import Guard, actor, address_of, checked, list_field, text_field
 from fleetwatch.api.shapes import handler, rocketchat_error
 from fleetwatch.auth.admin import Admin
@@ -232,7 +233,7 @@ class V1:
         return ok(entries=entries, count=len(entries))
 
 
-def v1_app(guard: Guard, admin: Admin) -> Starlette:
+def v1_app(guard: Guard, admin: Admin, fleet: Fleet | None = None) -> Starlette:
     """The ``/api/v1`` family, to be mounted at ``{prefix}/api/v1``."""
     api = V1(guard, admin)
     get, post = ["GET"], ["POST"]
@@ -255,5 +256,7 @@ def v1_app(guard: Guard, admin: Admin) -> Starlette:
         Route("/systems.revokeToken", api.systems_revoke_token, methods=post),
         Route("/audit.list", api.audit_list, methods=get),
     ]
+    if fleet is not None:
+        routes.append(Route("/systems", fleet.systems, methods=get))
     render = handler(rocketchat_error)
     return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})

@@ -1,0 +1,98 @@
+"""The fleet at a glance: every system with its rhythm, staleness and current figures.
+
+Served as ``GET /api/v1/systems`` (Rocket.Chat style) and TrueCommand's ``/api/servers/list``
+(a map of id to ``{id, nickname, hostname, connection_is_up, last_sync, ...}``; ``with_details``
+adds ``current_stats``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from fleetwatch.api.guard import Guard
+from fleetwatch.auth.permissions import VIEW_STATISTICS
+from fleetwatch.engine.staleness import StalenessWatcher
+from fleetwatch.store import Store, SystemRecord
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return (
+        dt.datetime.fromtimestamp(epoch, dt.UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+def figures(stats: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of a Glances-shaped snapshot."""
+    fs = stats.get("fs") or []
+    size = sum(f.get("size") or 0 for f in fs if isinstance(f, dict))
+    used = sum(f.get("used") or 0 for f in fs if isinstance(f, dict))
+    return {
+        "cpu_percent": (stats.get("cpu") or {}).get("total"),
+        "mem_percent": (stats.get("mem") or {}).get("percent"),
+        "storage_percent": round(100.0 * used / size, 1) if size else None,
+        "load1": (stats.get("load") or {}).get("min1"),
+        "cpu_num": len(stats.get("percpu") or []) or None,
+        "memory_bytes": (stats.get("mem") or {}).get("total"),
+    }
+
+
+class Fleet:
+    def __init__(self, guard: Guard, store: Store, staleness: StalenessWatcher | None) -> None:
+        self.guard = guard
+        self.store = store
+        self.staleness = staleness
+
+    async def _entries(self) -> list[tuple[SystemRecord, dict[str, Any]]]:
+        out = []
+        for system in await self.store.list_systems():
+            snapshot = await self.store.latest_snapshot(system.id)
+            stats = snapshot.normalized if snapshot else {}
+            rhythm = self.staleness.systems.get(system.id) if self.staleness else None
+            interval = statistics.median(rhythm.intervals) if rhythm and rhythm.intervals else None
+            info = {
+                "name": system.name,
+                "hostname": system.hostname,
+                "source": system.source,
+                "last_seen": _iso(system.last_seen),
+                "interval": interval,
+                "stale": bool(rhythm is not None and rhythm.stale is not None),
+                "version": (snapshot.document.get("version") if snapshot else None),
+                "current": figures(stats),
+            }
+            out.append((system, info))
+        return out
+
+    async def systems(self, request: Request) -> Response:
+        """Every system: rhythm, staleness and current figures."""
+        await self.guard.require(request, VIEW_STATISTICS)
+        entries = await self._entries()
+        return JSONResponse({"systems": [info for _, info in entries], "success": True})
+
+    async def servers_list(self, request: Request) -> Response:
+        """TrueCommand's servers/list: a map of id to the system's connection state."""
+        await self.guard.require(request, VIEW_STATISTICS)
+        details = request.query_params.get("with_details", "").lower() in {"1", "true", "yes"}
+        if request.method != "GET":
+            fields = await self.guard.fields(request)
+            details = details or bool(fields.get("with_details"))
+        out: dict[str, Any] = {}
+        for system, info in await self._entries():
+            entry: dict[str, Any] = {
+                "id": str(system.id), "nickname": system.name, "hostname": system.hostname,
+                "connection_is_up": system.last_seen is not None and not info["stale"],
+                "last_sync": info["last_seen"], "version": info["version"],
+            }  # fmt: skip
+            if details:
+                entry["current_stats"] = {"hostname": system.hostname, "version": info["version"],
+                                          **info["current"]}  # fmt: skip
+            out[str(system.id)] = entry
+        return JSONResponse(out)
