@@ -42,6 +42,7 @@ from fleetwatch.engine.bus import EventBus
 from fleetwatch.engine.checks import CheckService
 from fleetwatch.engine.freshness import FreshnessScheduler
 from fleetwatch.engine.recorder import LocalRecorder
+from fleetwatch.engine.retention import RetentionJob
 from fleetwatch.engine.service import AlertService, SystemAlerts
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
@@ -88,6 +89,7 @@ class Hub:
     staleness: StalenessWatcher | None = None
     bus: EventBus = field(default_factory=EventBus)
     recorder: LocalRecorder | None = None
+    retention: RetentionJob | None = None
     checks: CheckService | None = None
     freshness: FreshnessScheduler | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -165,6 +167,10 @@ class Hub:
     async def start(self) -> None:
         await self.prepare()
         self._stop.clear()
+        if self.retention is not None:
+            self._tasks.append(
+                asyncio.create_task(self.retention.run(self._stop), name="retention")
+            )
         if self.recorder is not None and self.recorder.interval > 0:
             self._tasks.append(asyncio.create_task(self.recorder.run(self._stop), name="recorder"))
         if self.staleness is not None:
@@ -216,6 +222,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     staleness = StalenessWatcher(store)
     bus = EventBus()
     fleet = Fleet(guard, store, staleness)
+    retention = RetentionJob(store, float(config.get("storage", "retention_days")))
     recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
     checks.listeners.append(bus.publish)
@@ -248,7 +255,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
                admin=admin, pushed=pushed, systems=systems, staleness=staleness,
                bus=bus, recorder=recorder, checks=checks,
-               freshness=FreshnessScheduler(checks))  # fmt: skip
+               freshness=FreshnessScheduler(checks), retention=retention)  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:

@@ -63,6 +63,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("storage", "database", str, "", "Database URL: sqlite:///path or postgresql://...",
             secret=True, env="FLEETWATCH_DATABASE"),
     Setting("storage", "queue_size", int, 10_000, "Writes waiting for commit before 503."),
+    Setting("storage", "retention_days", float, 30.0,
+            "Snapshots older than this many days are pruned (0: kept forever)."),
     Setting("collector", "history_size", int, 1200, "Points of history kept per field."),
     Setting("collector", "store_interval", float, 60.0,
             "Seconds between two stored snapshots of the hub's own machine (0: never)."),
