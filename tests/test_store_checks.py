@@ -63,6 +63,7 @@ async def test_results_state_history_and_perfdata(store: Store) -> None:
         after = dataclasses.replace(
             svc, state=2, state_type="HARD", output=f"run {i}", has_been_checked=True,
             last_check=now + i, last_state_change=now, last_hard_state=2, fresh_due_at=now + i + 30,
+            version=i,
         )  # fmt: skip
         result = CheckResultRecord(None, svc.id, now + i, 2, "HARD", 1, f"run {i}", "", "t=1s",
                                    "passive")  # fmt: skip
@@ -89,6 +90,7 @@ async def test_the_freshness_due_index(store: Store) -> None:
     a = await store.add_check_object("service", "h", "a", freshness_threshold=100)
     b = await store.add_check_object("service", "h", "b", freshness_threshold=1)
     await store.add_check_object("service", "h", "c")
+    now = time.time()
     assert await store.next_due() == pytest.approx(b.fresh_due_at)
     assert b.fresh_due_at is not None
     assert a.fresh_due_at is not None
@@ -101,6 +103,18 @@ async def test_the_freshness_due_index(store: Store) -> None:
     assert await store.record_check_result(stale, result, only_if_due_at=b.fresh_due_at)
     assert not await store.record_check_result(stale, result, only_if_due_at=b.fresh_due_at)
     assert [r.source for r in await store.check_results(b.id)] == ["stale"]
+    # A state computed from an old version is not saved, nor its result.
+    await store.set_acknowledgement(a.id, "ann", "", sticky=False, notify=False,
+                                    persistent=False, at=now)  # fmt: skip
+    old = dataclasses.replace(a, state=1, fresh_due_at=None)
+    late = CheckResultRecord(None, a.id, now, 1, "HARD", 1, "late", "", "", "passive")
+    assert not await store.record_check_result(old, late, [PerfPoint("x", 1.0)])
+    assert await store.check_results(a.id) == []
+    assert await store.perf_series(a.id, "x") == []
+    current = await store.get_check_object("h", "a")
+    assert current is not None
+    assert current.version == 1
+    assert current.acknowledged
     assert await store.next_due() == pytest.approx(a.fresh_due_at)
 
 

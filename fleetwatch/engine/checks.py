@@ -21,7 +21,7 @@ from fleetwatch.engine.checkstate import CheckState, Transition, apply_result, s
 from fleetwatch.ingest.perfdata import parse_output
 from fleetwatch.store.base import EventRecord, Store
 from fleetwatch.store.checks import CheckObject, CheckResultRecord, DowntimeRecord, PerfPoint
-from fleetwatch.store.errors import Conflict, StoreError
+from fleetwatch.store.errors import Conflict, StoreError, StoreUnavailable
 
 __all__ = ["EVENTS_SYSTEM", "CheckService", "UnknownObject", "stale_message"]
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 EVENTS_SYSTEM = "fleetwatch-checks"
 
 Listener = Callable[[dict[str, Any]], None]
+SAVE_ATTEMPTS = 3
 
 
 class UnknownObject(ValueError):
@@ -54,6 +55,9 @@ class CheckService:
         self.on_schedule_change: Callable[[], None] | None = None
         self._events_system: int | None = None
         self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+        # The objects as last read or saved here; a save over a version that changed meanwhile
+        # (another process, an acknowledgement) fails, and the object is read again.
+        self._known: dict[tuple[str, str], CheckObject] = {}
 
     async def prepare(self) -> None:
         found = await self.store.get_system(EVENTS_SYSTEM)
@@ -100,36 +104,33 @@ class CheckService:
     ) -> Transition:
         """Apply a passive result (``code`` already checked); return the state transition."""
         parsed = parse_output(text)  # PerfdataError (a ValueError) for bad perfdata
-        async with self._locked(host, service or ""):
-            obj = await self.find(host, service, create=self.auto_create)
-            if not obj.passive_checks_enabled:
-                raise ValueError(f"passive checks are disabled for {obj.display_name}")
-            at = self.clock() if now is None else now
-            transition = apply_result(
-                _state_of(obj), code, at, host=obj.is_host, max_attempts=obj.max_check_attempts
-            )
-            acknowledged = obj.acknowledged and not (
-                code == 0 or (not obj.ack_sticky and code != obj.state)
-            )
-            window = ttl if ttl is not None else obj.freshness_threshold
-            due = at + window if (obj.check_freshness or ttl is not None) else None
-            after = _with_state(
-                obj,
-                transition.after,
-                parsed.output,
-                parsed.long_output,
-                parsed.perfdata,
-                acknowledged=acknowledged,
-                stale=False,
-                ttl=ttl,
-                due=due,
-            )
-            result = _result_of(after, "passive", ttl)
-            points = [
-                PerfPoint(v.label, v.value, v.uom, v.warn, v.crit, v.min, v.max)
-                for v in parsed.values
-            ]
-            await self.store.record_check_result(after, result, points)
+        points = [PerfPoint(v.label, v.value, v.uom, v.warn, v.crit, v.min, v.max)
+                  for v in parsed.values]  # fmt: skip
+        key = (host, service or "")
+        async with self._locked(*key):
+            for _ in range(SAVE_ATTEMPTS):
+                obj = self._known.get(key) or await self.find(host, service,
+                                                             create=self.auto_create)  # fmt: skip
+                if not obj.passive_checks_enabled:
+                    raise ValueError(f"passive checks are disabled for {obj.display_name}")
+                at = self.clock() if now is None else now
+                transition = apply_result(_state_of(obj), code, at, host=obj.is_host,
+                                          max_attempts=obj.max_check_attempts)  # fmt: skip
+                acknowledged = obj.acknowledged and not (
+                    code == 0 or (not obj.ack_sticky and code != obj.state)
+                )
+                window = ttl if ttl is not None else obj.freshness_threshold
+                due = at + window if (obj.check_freshness or ttl is not None) else None
+                after = _with_state(obj, transition.after, parsed.output, parsed.long_output,
+                                    parsed.perfdata, acknowledged=acknowledged, stale=False,
+                                    ttl=ttl, due=due)  # fmt: skip
+                result = _result_of(after, "passive", ttl)
+                if await self.store.record_check_result(after, result, points):
+                    self._known[key] = dataclasses.replace(after, version=after.version + 1)
+                    break
+                self._known.pop(key, None)
+            else:
+                raise StoreUnavailable(f"{host};{service or ''} keeps changing; try again")
             if obj.acknowledged and not acknowledged:
                 await self.store.remove_acknowledgement(obj.id, at)
         self._schedule_changed()
@@ -162,6 +163,7 @@ class CheckService:
             saved = await self.store.record_check_result(
                 after, _result_of(after, "stale", None), only_if_due_at=obj.fresh_due_at
             )
+            self._forget(obj)
         if saved:
             await self._event("CHECK_STALE", after, transition, at)
             if transition.hard_change:
@@ -184,6 +186,7 @@ class CheckService:
             what = "host is UP" if obj.is_host else "service is OK"
             raise ValueError(f"cannot acknowledge {obj.display_name}: the {what}")
         at = self.clock()
+        self._forget(obj)
         await self.store.set_acknowledgement(
             obj.id, author, comment, sticky=sticky, notify=notify, persistent=persistent, at=at
         )
@@ -192,6 +195,7 @@ class CheckService:
     async def remove_acknowledgement(self, obj: CheckObject) -> bool:
         at = self.clock()
         removed = await self.store.remove_acknowledgement(obj.id, at)
+        self._forget(obj)
         if removed:
             await self._event("ACKNOWLEDGEMENT_REMOVED", obj, None, at)
         return removed
@@ -242,6 +246,7 @@ class CheckService:
             next_at=None,
             depth_change=-1 if started else 0,
         )
+        self._forget(obj)
         if moved and started:
             await self._event(
                 "DOWNTIME_END", obj, None, at, downtime_id=downtime.id, cancelled=True
@@ -267,6 +272,7 @@ class CheckService:
                 depth_change=-1 if started else 0,
             )
             kind = "DOWNTIME_END" if started else ""
+        self._forget(obj)
         if moved and kind:
             await self._event(
                 kind, obj, None, now, downtime_id=downtime.id, comment=downtime.comment
@@ -277,6 +283,10 @@ class CheckService:
         return await self.store.check_object_by_id(downtime.object_id)
 
     # -- plumbing
+
+    def _forget(self, obj: CheckObject) -> None:
+        """Read the object again before its next result (its row changed here)."""
+        self._known.pop((obj.host_name, obj.service_description), None)
 
     def _schedule_changed(self) -> None:
         if self.on_schedule_change is not None:

@@ -60,6 +60,7 @@ class CheckObject:
     is_stale: bool = False
     ttl: float | None = None
     fresh_due_at: float | None = None
+    version: int = 0  # counts the row's changes; a save expects the version it started from
 
     @property
     def is_host(self) -> bool:
@@ -174,10 +175,9 @@ class CheckStore(Protocol):
         *,
         only_if_due_at: float | None = None,
     ) -> bool:
-        """Save ``after`` as the object's current state, with the result and its perfdata.
-
-        With ``only_if_due_at`` the state is saved only while the object is still due at that
-        time (a result that came meanwhile wins); False when it was not saved."""
+        """Save ``after`` as the object's current state, with the result and its perfdata,
+        only while the row is still at ``after.version`` (and, with ``only_if_due_at``, still
+        due then). False when it changed meanwhile or is gone: nothing was saved."""
 
     async def check_results(self, object_id: int, *, limit: int = 100) -> list[CheckResultRecord]:
         """Latest first."""

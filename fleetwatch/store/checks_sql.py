@@ -8,6 +8,7 @@ together, so they join one group commit, and the caller is answered once they ar
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -32,22 +33,29 @@ _OBJECTS = (
     " passive_checks_enabled, notes, created_at,"
     " state, state_type, attempt, output, long_output, perfdata, has_been_checked, last_check,"
     " last_state_change, last_hard_state, last_hard_state_change, acknowledged, ack_sticky,"
-    " downtime_depth, is_stale, ttl, fresh_due_at FROM check_objects"
+    " downtime_depth, is_stale, ttl, fresh_due_at, version FROM check_objects"
 )
 _BOOLEAN_COLUMNS = (5, 10, 19, 24, 25, 27)
 _SAVE_STATE = (
     "UPDATE check_objects SET state = ?, state_type = ?, attempt = ?, output = ?,"
     " long_output = ?, perfdata = ?, has_been_checked = ?, last_check = ?,"
     " last_state_change = ?, last_hard_state = ?, last_hard_state_change = ?,"
-    " acknowledged = ?, ack_sticky = ?, is_stale = ?, ttl = ?, fresh_due_at = ? WHERE id = ?"
+    " acknowledged = ?, ack_sticky = ?, is_stale = ?, ttl = ?, fresh_due_at = ?,"
+    " version = version + 1, saved_by = ? WHERE id = ? AND version = ?"
 )
+# Written in the same group right after the state, and only if that state was saved: the
+# row then carries this save's own token. Nullable numbers are cast, so PostgreSQL
+# knows their type in a SELECT list (SQLite reads DOUBLE PRECISION as REAL).
+_SAVED = " WHERE EXISTS (SELECT 1 FROM check_objects WHERE id = ? AND saved_by = ?)"
 _INSERT_RESULT = (
     "INSERT INTO check_results (object_id, checked_at, state, state_type, attempt, output,"
-    " long_output, perfdata, source, ttl) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " long_output, perfdata, source, ttl)"
+    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, CAST(? AS DOUBLE PRECISION)" + _SAVED
 )
 _INSERT_POINT = (
     "INSERT INTO perf_values (object_id, at, label, value, uom, warn, crit, min_value,"
-    " max_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " max_value) SELECT ?, ?, ?, CAST(? AS DOUBLE PRECISION), ?, ?, ?,"
+    " CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION)" + _SAVED
 )
 _DOWNTIMES = (
     "SELECT id, object_id, author, comment, start_time, end_time, fixed, duration, created_at,"
@@ -150,40 +158,34 @@ class CheckSQL(IdentitySQL):
         *,
         only_if_due_at: float | None = None,
     ) -> bool:
+        token = secrets.token_hex(8)
         state = (
             after.state, after.state_type, after.attempt, after.output, after.long_output,
             after.perfdata, int(after.has_been_checked), after.last_check,
             after.last_state_change, after.last_hard_state, after.last_hard_state_change,
             int(after.acknowledged), int(after.ack_sticky), int(after.is_stale), after.ttl,
-            after.fresh_due_at, after.id,
+            after.fresh_due_at, token, after.id, after.version,
         )  # fmt: skip
         history = (
             result.object_id, result.checked_at, result.state, result.state_type, result.attempt,
             result.output, result.long_output, result.perfdata, result.source, result.ttl,
+            after.id, token,
         )  # fmt: skip
         values = [
             (result.object_id, result.checked_at, p.label, p.value, p.uom, p.warn, p.crit,
-             p.min, p.max)
+             p.min, p.max, after.id, token)
             for p in points
         ]  # fmt: skip
+        save: tuple[str, Sequence[object]] = (_SAVE_STATE, state)
         if only_if_due_at is not None:
-            sql = _SAVE_STATE + " AND fresh_due_at = ?"
-            if not await self._change(sql, (*state, only_if_due_at)):
-                return False
-            await asyncio.gather(
-                self._change(_INSERT_RESULT, history),
-                *(self._change(_INSERT_POINT, value) for value in values),
-            )
-            return True
+            save = (_SAVE_STATE + " AND fresh_due_at = ?", (*state, only_if_due_at))
         # Queued in one go, so the three kinds of write join the same group commit.
         saved, *_ = await asyncio.gather(
-            self._change(_SAVE_STATE, state),
+            self._change(*save),
             self._change(_INSERT_RESULT, history),
             *(self._change(_INSERT_POINT, value) for value in values),
         )
-        if not saved:
-            raise NotFound(f"{after.display_name} no longer exists")
-        return True
+        return saved > 0
 
     async def check_results(self, object_id: int, *, limit: int = 100) -> list[CheckResultRecord]:
         sql = (
@@ -238,7 +240,10 @@ class CheckSQL(IdentitySQL):
             " persistent, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
         params = (object_id, author, comment, int(sticky), int(notify), int(persistent), at)
-        flag = "UPDATE check_objects SET acknowledged = 1, ack_sticky = ? WHERE id = ?"
+        flag = (
+            "UPDATE check_objects SET acknowledged = 1, ack_sticky = ?, version = version + 1"
+            " WHERE id = ?"
+        )
         ack_id, _ = await asyncio.gather(
             self._insert(sql, params), self._change(flag, (int(sticky), object_id))
         )
@@ -246,7 +251,7 @@ class CheckSQL(IdentitySQL):
 
     async def remove_acknowledgement(self, object_id: int, at: float) -> bool:
         flag = (
-            "UPDATE check_objects SET acknowledged = 0, ack_sticky = 0"
+            "UPDATE check_objects SET acknowledged = 0, ack_sticky = 0, version = version + 1"
             " WHERE id = ? AND acknowledged = 1"
         )
         ended = (
@@ -312,8 +317,8 @@ class CheckSQL(IdentitySQL):
             return False
         if depth_change:
             depth = (
-                "UPDATE check_objects SET downtime_depth = max_of(downtime_depth + ?, 0)"
-                " WHERE id = ?"
+                "UPDATE check_objects SET downtime_depth = max_of(downtime_depth + ?, 0),"
+                " version = version + 1 WHERE id = ?"
             )
             greatest = "max" if self._placeholder == "?" else "greatest"
             await self._change(

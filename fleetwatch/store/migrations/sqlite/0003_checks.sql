@@ -3,7 +3,9 @@
 -- time series, acknowledgements and downtimes. Booleans are 0/1 integers on both backends.
 -- fresh_due_at is when the freshness scheduler must mark the object stale (NULL: never); the
 -- scheduler reads it through its index, never by a scan. Downtimes' next_at is likewise the
--- next start or end the scheduler must act on.
+-- next start or end the scheduler must act on. version counts the changes of an object's row:
+-- a state is saved only over the version it was computed from (optimistic concurrency), and
+-- saved_by marks that save, so its result rows are written only if it was the one that won.
 
 CREATE TABLE check_objects (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -36,6 +38,8 @@ CREATE TABLE check_objects (
     is_stale INTEGER NOT NULL DEFAULT 0,
     ttl REAL,
     fresh_due_at REAL,
+    version INTEGER NOT NULL DEFAULT 0,
+    saved_by TEXT NOT NULL DEFAULT '',
     UNIQUE (host_name, service_description)
 );
 
