@@ -1,0 +1,140 @@
+"""submit_stats throughput: accepted snapshots/s on SQLite and PostgreSQL, side by side with a
+trivial authenticated endpoint of the same hub, and p99 latency at 80 % of that rate.
+
+Run: ``.venv/bin/python bench/ingest.py [--duration 10] [--connections 50] [--postgres URL]``
+
+Targets (issue 5): >= 5,000 accepted snapshots/s on SQLite in one hub process, >= 0.5x the
+req/s of a trivial authenticated endpoint, p99 < 50 ms at 80 % of the rate. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):  # executed as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg
+
+from bench import _procs, _report, _wrk
+from fleetwatch.auth.admin import Actor, Admin
+from fleetwatch.auth.secrets import PasswordHashing
+from fleetwatch.store import open_store
+
+REPO = Path(__file__).resolve().parents[1]
+BODY = (
+    '{ "hostname" : "TESTHOST", "version" : "TESTVERSION", "storage" : { "total-bytes" : 4096, '
+    '"used-bytes" : 1523 }, "memory" : {"bytes-per-page" : 4096, "active-pages" : 50, '
+    '"free-pages" : 100, "inactive-pages" : 30 }, "cpu" : [{"user":50,"system":10,"idle":40}], '
+    '"cpu_temperatures" : [30], "disk" : [{"Name":"ada0", "KBps read" : 60, "KBps write" : 20}]}'
+)
+LUA = """wrk.method = "PUT"
+wrk.body = [[{body}]]
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "{auth}"
+{delay}
+"""
+
+
+def prepare(url: str) -> tuple[str, str]:
+    """A system token and a user's Basic header, written into the hub's store."""
+
+    async def run() -> tuple[str, str]:
+        store = open_store(url)
+        await store.open()
+        try:
+            admin = Admin(store, PasswordHashing())
+            actor = Actor("bench", "127.0.0.1")
+            _, token = await admin.add_system(actor, "bench")
+            await admin.add_user(actor, "bench", "bench password", ["readonly"])
+            return token, _wrk.basic_auth_header("bench:bench password")
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def wrk_lua(url: str, script: str, connections: int, duration: float) -> _wrk.WrkResult:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", f.name, url]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=duration + 60)
+    return _wrk.parse_wrk_output(out.stdout, url=url, argv=argv)
+
+
+def measure(database: str, label: str, connections: int, duration: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        url = database or f"sqlite:///{Path(tmp) / 'fleetwatch.sqlite3'}"
+        port = _procs.free_port()
+        argv = [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port), "--data-dir", tmp,
+                "--database", url]  # fmt: skip
+        server = _procs.spawn(label, argv, port=port, log_path=Path(tmp) / "hub.log")
+        try:
+            _procs.wait_ready(server)
+            token, user = prepare(url)
+            base = f"http://127.0.0.1:{port}"
+            auth = _wrk.basic_auth_header(f":{token}")
+            ingest_url = base + "/api/external/submit_stats"
+            full = wrk_lua(
+                ingest_url, LUA.format(body=BODY, auth=auth, delay=""), connections, duration
+            )
+            trivial = _wrk.run_wrk(base + "/api/v1/me", connections=10, duration_s=duration,
+                                   headers=[f"Authorization: {user}"])  # fmt: skip
+            rate = 0.8 * full.requests_per_s
+            delay_ms = 1000.0 * connections / rate
+            paced = LUA.format(body=BODY, auth=auth,
+                               delay=f"function delay() return {delay_ms:.3f} end")  # fmt: skip
+            at80 = wrk_lua(ingest_url, paced, connections, duration)
+        finally:
+            _procs.stop(server)
+    return {
+        "accepted_per_s": full.requests_per_s,
+        "p99_ms_full": full.p99_ms,
+        "trivial_per_s": trivial.requests_per_s,
+        "ratio": full.requests_per_s / trivial.requests_per_s,
+        "rate_at_80": at80.requests_per_s,
+        "p99_ms_at_80": at80.p99_ms,
+        "errors": float(full.socket_errors + at80.socket_errors),
+    }
+
+
+def temporary_postgres(admin_url: str) -> tuple[str, str]:
+    name = f"fw_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    rows, results = [], {}
+    name, pg_url = temporary_postgres(args.postgres)
+    try:
+        for label, database in (("SQLite", ""), ("PostgreSQL", pg_url)):
+            r = measure(database, label, args.connections, args.duration)
+            results[label] = r
+            rows.append([label, f"{r['accepted_per_s']:,.0f}", f"{r['trivial_per_s']:,.0f}",
+                         f"{r['ratio']:.2f}x", f"{r['p99_ms_full']:.1f} ms",
+                         f"{r['rate_at_80']:,.0f}", f"{r['p99_ms_at_80']:.1f} ms"])  # fmt: skip
+    finally:
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    headers = ["backend", "accepted snapshots/s", "GET /api/v1/me req/s", "ratio", "p99 (full)",
+               "paced at 80 %", "p99 at 80 %"]  # fmt: skip
+    print(_report.markdown_table(headers, rows, "lrrrrrr"))
+    print("\nTargets (SQLite): >= 5,000/s, ratio >= 0.5, p99 at 80 % < 50 ms")
+    _report.write_results("ingest", results)
+
+
+if __name__ == "__main__":
+    main()
