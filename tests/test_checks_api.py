@@ -380,3 +380,40 @@ async def test_filter_endpoints(hub: Hub, client: httpx.AsyncClient) -> None:
     assert response.status_code == 403
     assert "host-view-all" in response.json()["full_error"]
     assert (await client.get("/api/status/host/nope", headers=auth)).status_code == 404
+
+
+async def test_a_flexible_downtime_waits_for_a_problem(hub: Hub, client: httpx.AsyncClient) -> None:
+    auth = await add_user(hub, "ann", "pw", "admin")
+    svc = "example_host_1;Example service"
+    now = time.time()
+    body = {"host_name": "example_host_1", "service_description": "Example service",
+            "start_time": now - 1, "end_time": now + 3600, "fixed": False,
+            "duration": 60}  # fmt: skip
+    response = await client.post("/api/command/SCHEDULE_SVC_DOWNTIME", json=body, headers=auth)
+    assert response.status_code == 200, response.text
+    assert (await status(client, auth, svc))["scheduled_downtime_depth"] == 0  # still OK
+    response = await client.post("/api/command/SCHEDULE_SVC_DOWNTIME", headers=auth,
+                                 json={**body, "duration": 0})  # fmt: skip
+    assert response.status_code == 400
+    assert "duration" in response.json()["full_error"]
+    assert (await client.post(SERVICE, json=CURL_BODY, headers=auth)).status_code == 200
+    got = await status(client, auth, svc)
+    assert got["scheduled_downtime_depth"] == 1  # the problem triggered it
+    assert hub.freshness is not None
+    started = time.time()
+    hub.freshness.clock = lambda: started + 61  # it runs for its duration from the trigger
+    await hub.freshness.run_due()
+    assert (await status(client, auth, svc))["scheduled_downtime_depth"] == 0
+    kinds = [e["type"] for e in await events(hub) if e["type"].startswith("DOWNTIME")]
+    assert kinds == ["DOWNTIME_START", "DOWNTIME_END"]
+    # One never triggered expires at the end of its window, without events.
+    await client.post(SERVICE, json={**CURL_BODY, "status_code": 0}, headers=auth)
+    await client.post("/api/command/SCHEDULE_SVC_DOWNTIME", json={**body, "end_time": now + 100},
+                      headers=auth)  # fmt: skip
+    hub.freshness.clock = lambda: now + 101
+    await hub.freshness.run_due()
+    obj = await hub.store.get_check_object("example_host_1", "Example service")
+    assert obj is not None
+    assert await hub.store.list_downtimes(obj.id) == []
+    kinds = [e["type"] for e in await events(hub) if e["type"].startswith("DOWNTIME")]
+    assert kinds == ["DOWNTIME_START", "DOWNTIME_END"]

@@ -136,6 +136,8 @@ class CheckService:
         self._schedule_changed()
         if transition.hard_change:
             await self._event("CHECK_HARD_STATE", after, transition, at)
+        if transition.before.state == 0 and transition.after.state != 0:
+            await self._trigger_flexible(after, at)
         return transition
 
     async def mark_stale(self, obj: CheckObject, now: float | None = None) -> bool:
@@ -253,31 +255,48 @@ class CheckService:
             )
 
     async def advance_downtime(self, downtime: DowntimeRecord, now: float) -> bool:
-        """Start a downtime whose start has come, or end one whose end has come."""
+        """Act on a downtime whose next moment has come: its start or its end.
+
+        A fixed downtime runs from ``start_time`` to ``end_time``. A flexible one (``fixed``
+        false), as in Naemon, waits in its window for the object's first problem and then runs
+        for ``duration``; one that is never triggered expires at ``end_time`` unseen."""
         obj = await self._object_of(downtime)
         if obj is None or downtime.next_at is None:
             return False
         if downtime.started_at is None and now < downtime.end_time:
-            moved = await self.store.move_downtime(
-                downtime, started_at=now, ended_at=None, next_at=downtime.end_time, depth_change=1
-            )
-            kind = "DOWNTIME_START"
-        else:
-            started = downtime.started_at is not None
-            moved = await self.store.move_downtime(
-                downtime,
-                started_at=downtime.started_at,
-                ended_at=now,
-                next_at=None,
-                depth_change=-1 if started else 0,
-            )
-            kind = "DOWNTIME_END" if started else ""
+            if downtime.fixed or obj.state != 0:
+                return await self._start(obj, downtime, now)
+            # Flexible, and no problem yet: wait for one until the window closes.
+            end = downtime.end_time
+            return await self.store.move_downtime(downtime, started_at=None, ended_at=None,
+                                                  next_at=end, depth_change=0)  # fmt: skip
+        started = downtime.started_at is not None
+        moved = await self.store.move_downtime(downtime, started_at=downtime.started_at,
+                                               ended_at=now, next_at=None,
+                                               depth_change=-1 if started else 0)  # fmt: skip
         self._forget(obj)
-        if moved and kind:
-            await self._event(
-                kind, obj, None, now, downtime_id=downtime.id, comment=downtime.comment
-            )
+        if moved and started:
+            await self._event("DOWNTIME_END", obj, None, now, downtime_id=downtime.id,
+                              comment=downtime.comment)  # fmt: skip
         return moved
+
+    async def _start(self, obj: CheckObject, downtime: DowntimeRecord, now: float) -> bool:
+        end = downtime.end_time if downtime.fixed else now + downtime.duration
+        moved = await self.store.move_downtime(downtime, started_at=now, ended_at=None,
+                                               next_at=end, depth_change=1)  # fmt: skip
+        self._forget(obj)
+        if moved:
+            await self._event("DOWNTIME_START", obj, None, now, downtime_id=downtime.id,
+                              comment=downtime.comment)  # fmt: skip
+            self._schedule_changed()
+        return moved
+
+    async def _trigger_flexible(self, obj: CheckObject, now: float) -> None:
+        """A problem began: start the object's flexible downtimes waiting in their window."""
+        for downtime in await self.store.list_downtimes(obj.id):
+            waiting = downtime.started_at is None and downtime.start_time <= now
+            if not downtime.fixed and waiting and now < downtime.end_time:
+                await self._start(obj, downtime, now)
 
     async def _object_of(self, downtime: DowntimeRecord) -> CheckObject | None:
         return await self.store.check_object_by_id(downtime.object_id)
