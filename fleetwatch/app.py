@@ -25,6 +25,7 @@ from fleetwatch.api.external import external_app
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
+from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
 from fleetwatch.api.status import filter_app, status_app
 from fleetwatch.api.systems import SystemsAPI
@@ -238,6 +239,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/command", app=command_app(guard, checks)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
         Mount(f"{prefix}/api/filter", app=filter_app(guard, store)),
+        Mount(f"{prefix}/api/config", app=objects_app(guard, store)),
     ]
     if not config.get("server", "disable_webui"):
         routes += web_routes(prefix)

@@ -417,3 +417,38 @@ async def test_a_flexible_downtime_waits_for_a_problem(hub: Hub, client: httpx.A
     assert await hub.store.list_downtimes(obj.id) == []
     kinds = [e["type"] for e in await events(hub) if e["type"].startswith("DOWNTIME")]
     assert kinds == ["DOWNTIME_START", "DOWNTIME_END"]
+
+
+async def test_hosts_and_services_over_the_config_api(hub: Hub, client: httpx.AsyncClient) -> None:
+    auth = await add_user(hub, "admin", "pw", "admin")
+    response = await client.post("/api/config/service", headers=auth, json={
+        "host_name": "nas", "service_description": "Backup", "freshness_threshold": "86400",
+        "max_check_attempts": 2, "stale_state": "WARNING", "notes": "nightly"})  # fmt: skip
+    assert response.status_code == 201, response.text
+    got = response.json()
+    assert got["host"] == {"name": "nas"}
+    assert got["check_freshness"] == 1
+    assert got["freshness_threshold"] == 86400
+    assert (got["max_check_attempts"], got["stale_state"], got["notes"]) == (2, 1, "nightly")
+    response = await client.post("/api/config/host", json={"host_name": "nas"}, headers=auth)
+    assert response.status_code == 409
+    assert set(response.json()) == {"error", "full_error"}
+    response = await client.post("/api/config/host", json={"host_name": "web9"}, headers=auth)
+    assert response.status_code == 201
+    hosts = (await client.get("/api/config/host", headers=auth)).json()
+    assert [h["name"] for h in hosts] == ["example_host_1", "nas", "web9"]
+    response = await client.post("/api/config/service", headers=auth,
+                                 json={"host_name": "nas", "max_check_attempts": 0})  # fmt: skip
+    assert response.status_code == 400
+    assert "service_description" in response.json()["full_error"]
+    body = {"host_name": "nas", "service_description": "Backup", "status_code": 0}
+    assert (await client.post(SERVICE, json=body, headers=auth)).status_code == 200
+    response = await client.delete("/api/config/service/nas;Backup", headers=auth)
+    assert response.status_code == 200
+    assert (await client.post(SERVICE, json=body, headers=auth)).status_code == 400
+    assert (await client.delete("/api/config/service/nas;Backup", headers=auth)).status_code == 404
+    assert (await client.delete("/api/config/host/web9", headers=auth)).status_code == 200
+    services = (await client.get("/api/config/service", headers=auth)).json()
+    assert [(s["host"]["name"], s["description"]) for s in services] == [
+        ("example_host_1", "Example service")
+    ]

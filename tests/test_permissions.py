@@ -77,6 +77,12 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/status/service/{service}"): "service-view-all",
     ("GET", "/api/filter/query"): ANY_PRINCIPAL,
     ("GET", "/api/filter/count"): ANY_PRINCIPAL,
+    ("GET", "/api/config/host"): "host-view-all",
+    ("POST", "/api/config/host"): "host-edit-all",
+    ("DELETE", "/api/config/host/{host}"): "host-edit-all",
+    ("GET", "/api/config/service"): "service-view-all",
+    ("POST", "/api/config/service"): "service-edit-all",
+    ("DELETE", "/api/config/service/{service}"): "service-edit-all",
 }
 SAMPLES = {
     "plugin": "cpu", "item": "total", "nb": "2", "value": "x", "key": "x",
