@@ -32,6 +32,7 @@ format: $(VENV)/.test-deps
 
 test: $(VENV)/.test-deps lint
 	bash scripts/ensure_postgres.sh
+	bash scripts/ensure_chromium.sh
 	$(BIN)/pytest
 
 bench: $(VENV)/.test-deps
