@@ -82,6 +82,7 @@ async def test_access_and_unknown_systems(hub: Hub) -> None:
 
 async def test_the_fleet_overview(hub: Hub) -> None:
     reader = await add_user(hub, "reader4", "reader password", "readonly")
+    await hub.store.add_system("fleetwatch-checks", source="checks")  # internal, never listed
     async with client_for(hub) as c:
         data = (await c.get("/api/v1/systems", headers=reader)).json()
         assert data["success"] is True
@@ -95,6 +96,7 @@ async def test_the_fleet_overview(hub: Hub) -> None:
         assert nas1["current"]["storage_percent"] == round(100 * 1523 / 4096, 1)
         assert nas1["last_seen"].endswith("Z")
         assert any(s["source"] == "local" for s in data["systems"])  # the hub's own machine
+        assert "fleetwatch-checks" not in systems
 
         servers = (await c.get("/api/servers/list", headers=reader)).json()
         entry = next(v for v in servers.values() if v["nickname"] == "nas1")

@@ -54,6 +54,8 @@ class Fleet:
     async def _entries(self) -> list[tuple[SystemRecord, dict[str, Any]]]:
         out = []
         for system in await self.store.list_systems():
+            if system.source == "checks":  # the internal owner of passive-check events
+                continue
             snapshot = await self.store.latest_snapshot(system.id)
             stats = snapshot.normalized if snapshot else {}
             rhythm = self.staleness.systems.get(system.id) if self.staleness else None
