@@ -82,7 +82,9 @@ async def test_access_and_unknown_systems(hub: Hub) -> None:
 
 async def test_the_fleet_overview(hub: Hub) -> None:
     reader = await add_user(hub, "reader4", "reader password", "readonly")
-    await hub.store.add_system("fleetwatch-checks", source="checks")  # internal, never listed
+    internal = await hub.store.get_system("fleetwatch-checks")  # made by the checks service
+    assert internal is not None
+    assert internal.source == "checks"
     async with client_for(hub) as c:
         data = (await c.get("/api/v1/systems", headers=reader)).json()
         assert data["success"] is True
