@@ -13,13 +13,14 @@ from typing import Literal
 
 __all__ = ["SNAPSHOT_FIELDS", "Column", "ColumnKind", "FieldMap"]
 
-ColumnKind = Literal["integer", "number", "text", "timestamp"]
+ColumnKind = Literal["boolean", "integer", "number", "text", "timestamp"]
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     """A real column. ``sql`` is a trusted expression (``s.id``); ``timestamp`` columns hold epoch
-    seconds and are compared with dates (ISO 8601 strings or ``{"$date": ...}``)."""
+    seconds and are compared with dates (ISO 8601 strings or ``{"$date": ...}``); ``boolean``
+    columns hold 0 or 1 on both backends and are compared with ``true``/``false`` (or 0/1)."""
 
     sql: str
     kind: ColumnKind
@@ -58,6 +59,7 @@ SNAPSHOT_FIELDS = FieldMap(
         "createdAt": Column("s.created_at", "timestamp"),
         "_updatedAt": Column("s.created_at", "timestamp"),
         "source": Column("s.source", "text"),
+        "hostname": Column("s.hostname", "text"),
     },
     json_columns={"summary": "s.summary"},
     document="s.document",
