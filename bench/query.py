@@ -12,7 +12,8 @@ for later runs; ``--refill`` rebuilds them), through the real migrations, then s
 * ``count=0`` over all 1M rows, streamed: the hub's RSS stays under 150 MiB.
 
 Each snapshot's document is a realistic submit_stats body (~600 bytes); its normalised form is
-left small, since the list endpoints never read it. Loopback only.
+left small, since the list endpoints never read it. The hub runs with retention off, so the
+kept store is not pruned under the measurement. Loopback only.
 """
 
 from __future__ import annotations
@@ -47,10 +48,10 @@ SQLITE_PATH = Path(tempfile.gettempdir()) / "fleetwatch-bench-query" / "fleetwat
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_NAME = "fw_bench_query"
 PASSWORD = "bench password"
-T0 = 1_767_225_600.0  # 2026-01-01
+SPAN = 60.0 * PER_SYSTEM  # one snapshot per system per minute
 
 
-def _rows(rng: random.Random) -> Any:
+def _rows(rng: random.Random, t0: float) -> Any:
     """(system_id, created_at, document, normalized, hostname, summary) for every snapshot."""
     for n in range(PER_SYSTEM):
         for system in range(1, SYSTEMS + 1):
@@ -70,7 +71,7 @@ def _rows(rng: random.Random) -> Any:
                        "swap_percent": 0.0, "storage_percent": 38.1, "load1": round(cpu / 25, 2),
                        "cpu_num": 4, "memory_bytes": 10_000_000_000}  # fmt: skip
             normalized = orjson.dumps({"cpu": {"total": round(cpu, 1)}}).decode()
-            created = T0 + 60.0 * n + system * 0.01
+            created = t0 + 60.0 * n + system * 0.01
             yield (system, created, orjson.dumps(document).decode(), normalized, host,
                    orjson.dumps(summary).decode())  # fmt: skip
 
@@ -84,10 +85,10 @@ def _migrate(url: str) -> None:
     asyncio.run(run())
 
 
-def _systems_sql(ph: str) -> tuple[str, list[tuple[object, ...]]]:
+def _systems_sql(ph: str, t0: float) -> tuple[str, list[tuple[object, ...]]]:
     sql = f"INSERT INTO systems (name, hostname, source, created_at, last_seen) VALUES ({ph})"
     rows: list[tuple[object, ...]] = [
-        (f"host-{n}", f"host-{n}", "push", T0, T0 + 60.0 * PER_SYSTEM) for n in range(SYSTEMS)
+        (f"host-{n}", f"host-{n}", "push", t0, t0 + SPAN) for n in range(SYSTEMS)
     ]
     return sql, rows
 
@@ -102,12 +103,13 @@ def fill_sqlite(refill: bool) -> str:
     _migrate(url)
     conn = sqlite3.connect(SQLITE_PATH)
     conn.execute("PRAGMA synchronous = OFF")
-    sql, rows = _systems_sql("?, ?, ?, ?, ?")
+    t0 = time.time() - SPAN
+    sql, rows = _systems_sql("?, ?, ?, ?, ?", t0)
     conn.executemany(sql, rows)
     insert = ("INSERT INTO snapshots (system_id, created_at, document, normalized, hostname,"
               " summary, source) VALUES (?, ?, ?, ?, ?, ?, 'push')")  # fmt: skip
     batch: list[Any] = []
-    for row in _rows(random.Random(42)):
+    for row in _rows(random.Random(42), t0):
         batch.append(row)
         if len(batch) == 50_000:
             conn.executemany(insert, batch)
@@ -132,12 +134,13 @@ def fill_postgres(refill: bool) -> str:
         admin.execute(f'CREATE DATABASE "{PG_NAME}"')
     _migrate(url)
     with psycopg.connect(url) as conn:
-        sql, rows = _systems_sql("%s, %s, %s, %s, %s")
+        t0 = time.time() - SPAN
+        sql, rows = _systems_sql("%s, %s, %s, %s, %s", t0)
         conn.cursor().executemany(sql, rows)
         copy = ("COPY snapshots (system_id, created_at, document, normalized, hostname, summary,"
                 " source) FROM STDIN")  # fmt: skip
         with conn.cursor().copy(copy) as writer:
-            for row in _rows(random.Random(42)):
+            for row in _rows(random.Random(42), t0):
                 writer.write_row((*row, "push"))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # what autovacuum does on its own after a bulk load
@@ -204,7 +207,9 @@ def measure(label: str, url: str, requests: int) -> dict[str, Any]:
         port = _procs.free_port()
         argv = [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port), "--data-dir", tmp,
                 "--database", url]  # fmt: skip
-        server = _procs.spawn(label, argv, port=port, log_path=Path(tmp) / "hub.log")
+        # Retention off: a store kept between runs must not be pruned under the measurement.
+        env = {"FLEETWATCH_STORAGE_RETENTION_DAYS": "0"}
+        server = _procs.spawn(label, argv, port=port, log_path=Path(tmp) / "hub.log", env=env)
         try:
             _procs.wait_ready(server, timeout_s=120)
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:

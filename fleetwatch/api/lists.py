@@ -55,6 +55,7 @@ Enrich = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 PARAMETERS = frozenset({"query", "fields", "sort", "offset", "count"})
 STREAM_BATCH = 500
 MAX_LITERAL = 65_536
+HINT_DENSITY = 0.01  # at least 1 match in 100 of the newest rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +173,15 @@ class Lists:
             order = order_by_sql(params.sort, fields, dialect)
         except InvalidQuery as exc:
             raise QueryError(str(exc), exc.error_type) from None
-        total, estimated = await self._total(collection, where)
+        total, estimated, density = await self._total(collection, where)
+        source = None
+        if density >= HINT_DENSITY and len(params.sort) == 1 and params.sort[0].descending:
+            # Plenty of matches among the newest rows: walking the sort index newest-first
+            # reaches a page within a few thousand rows (see Collection.ordered_sources).
+            source = collection.ordered_sources.get(params.sort[0].target.name)
         page = page_sql(
             collection, where, order, dialect,
-            offset=params.offset, limit=params.count,
+            offset=params.offset, limit=params.count, source=source,
         )  # fmt: skip
         enrich = self._enrichment(collection, principal)
         tail: dict[str, Any] = {"offset": params.offset, "total": total}
@@ -211,27 +217,29 @@ class Lists:
 
         return with_tokens
 
-    async def _total(self, collection: Collection, where: SQL) -> tuple[int, bool]:
-        """The number of matches, exact up to ``exact_total``, estimated above it."""
+    async def _total(self, collection: Collection, where: SQL) -> tuple[int, bool, float]:
+        """The number of matches, exact up to ``exact_total``, estimated above it; and (SQLite)
+        the share of matches among the newest rows, 0 where unknown."""
         cap, limit = self.limits.exact_total, self.limits.time_limit
         counted = count_sql(collection, where, self.store.dialect, cap=cap)
         exact = int((await self.store.select(counted.text, counted.params, time_limit=limit))[0][0])
         if exact <= cap:
-            return exact, False
+            return exact, False, 0.0
         if self.store.dialect == "postgres":
             plan = explain_sql(collection, where)
             rows = await self.store.select(plan.text, plan.params, time_limit=limit)
             document = rows[0][0]
             if isinstance(document, str | bytes):
                 document = orjson.loads(document)
-            estimate = float(document[0]["Plan"]["Plan Rows"])
+            estimate, density = float(document[0]["Plan"]["Plan Rows"]), 0.0
         else:
             low, high = (await self.store.select(id_range_sql(collection), {}, time_limit=limit))[0]
             start = max(int(low), int(high) - ESTIMATE_SAMPLE + 1)
             sampled = sample_sql(collection, where, newest_from=start)
             hits = (await self.store.select(sampled.text, sampled.params, time_limit=limit))[0][0]
-            estimate = int(hits) * (int(high) - int(low) + 1) / (int(high) - start + 1)
-        return max(cap + 1, round(estimate)), True
+            density = int(hits) / (int(high) - start + 1)
+            estimate = density * (int(high) - int(low) + 1)
+        return max(cap + 1, round(estimate)), True, density
 
 
 _PARAMETER_DOCS = {

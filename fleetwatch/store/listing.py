@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -90,6 +90,14 @@ class Collection:
     ``document`` (statistics only) is a JSON column whose members are spread into the record
     beside the fields, the fields winning a clash. ``table``/``id_sql`` let SQLite estimate
     large totals from the id range.
+
+    SQLite keeps no statistics of how many rows a condition matches, so given an indexed
+    condition and an ORDER BY ... LIMIT it uses the condition's index and sorts every match,
+    even when matches are plenty and walking the sort field's index would stop after a few
+    hundred rows (2,287 ms against 4.5 ms for a page of ``summary.cpu_percent > 90``, newest
+    first, over 1M snapshots, a tenth of them matching). The sample taken to estimate a large
+    ``total`` tells which case it is; ``ordered_sources`` is the FROM clause to use when matches
+    are plenty among the newest rows and the page is sorted by that field alone, descending.
     """
 
     name: str
@@ -100,6 +108,11 @@ class Collection:
     scope: str = "TRUE"
     document: str | None = None
     default_sort: str = '{"_id": -1}'
+    # SQLite only: the FROM clause that makes the planner walk this sort field's index.
+    ordered_sources: Mapping[str, str] = field(default_factory=dict)
+    # The alias of the joined table: counts skip the join when the filter does not use it
+    # (foreign keys with ON DELETE CASCADE guarantee every row has its partner).
+    joined: str | None = None
 
     @property
     def field_map(self) -> FieldMap:
@@ -120,8 +133,8 @@ class Collection:
             document = _json(row[len(self.fields)])
             if isinstance(document, dict):
                 record.update(document)
-        for field, value in zip(self.fields, row, strict=False):
-            record[field.name] = field.to_json(value)
+        for spec, value in zip(self.fields, row, strict=False):
+            record[spec.name] = spec.to_json(value)
         return record
 
 
@@ -141,11 +154,13 @@ def page_sql(
     *,
     offset: int,
     limit: int | None,
+    source: str | None = None,
 ) -> SQL:
-    """The page's query; ``limit`` None reads every match (the streamed ``count=0``)."""
+    """The page's query; ``limit`` None reads every match (the streamed ``count=0``);
+    ``source`` replaces the collection's FROM clause (one of its ``ordered_sources``)."""
     scoped = _where(collection, where)
     text = (
-        f"SELECT {collection.select_list()} FROM {collection.source}"
+        f"SELECT {collection.select_list()} FROM {source or collection.source}"
         f" WHERE {scoped.text} ORDER BY {order.text}"
     )
     params: dict[str, object] = {**scoped.params, **order.params}
@@ -160,6 +175,19 @@ def page_sql(
     return SQL(text, params)
 
 
+def _count_source(collection: Collection, scoped: SQL) -> str:
+    if collection.joined is not None and f"{collection.joined}." not in scoped.text:
+        return collection.table
+    return collection.source
+
+
+def _sample_source(collection: Collection, scoped: SQL) -> str:
+    # Without the join, NOT INDEXED leaves SQLite the id range alone: a condition's own index
+    # would visit every match in the table, not just the newest rows.
+    source = _count_source(collection, scoped)
+    return f"{source} NOT INDEXED" if source == collection.table else source
+
+
 def count_sql(
     collection: Collection,
     where: SQL,
@@ -170,7 +198,8 @@ def count_sql(
     """Counts matches, but stops at ``cap + 1``: more than ``cap`` means "estimate instead"."""
     scoped = _where(collection, where)
     text = (
-        f"SELECT count(*) FROM (SELECT 1 FROM {collection.source} WHERE {scoped.text}"
+        f"SELECT count(*) FROM (SELECT 1 FROM {_count_source(collection, scoped)}"
+        f" WHERE {scoped.text}"
         f" LIMIT {_placeholder('fw_cap', dialect)}) AS capped"
     )
     return SQL(text, {**scoped.params, "fw_cap": cap + 1})
@@ -199,7 +228,7 @@ def sample_sql(
     """SQLite: the matches among rows whose id is at least ``newest_from``."""
     scoped = _where(collection, where)
     text = (
-        f"SELECT count(*) FROM {collection.source} WHERE {scoped.text}"
+        f"SELECT count(*) FROM {_sample_source(collection, scoped)} WHERE {scoped.text}"
         f" AND {collection.id_sql} >= :fw_from"
     )
     return SQL(text, {**scoped.params, "fw_from": newest_from})
@@ -226,6 +255,11 @@ STATISTICS = Collection(
     id_sql="s.id",
     document="s.document",
     default_sort='{"createdAt": -1}',
+    joined="y",
+    ordered_sources={
+        name: "snapshots AS s INDEXED BY snapshots_created JOIN systems AS y ON y.id = s.system_id"
+        for name in ("createdAt", "_updatedAt")
+    },
 )
 
 SYSTEMS = Collection(
@@ -326,6 +360,11 @@ CHECK_RESULTS = Collection(
     table="check_results AS r",
     id_sql="r.id",
     default_sort='{"checkedAt": -1}',
+    joined="o",
+    ordered_sources={
+        "checkedAt": "check_results AS r INDEXED BY check_results_at"
+        " JOIN check_objects AS o ON o.id = r.object_id"
+    },
 )
 
 EVENTS = Collection(
@@ -354,6 +393,10 @@ EVENTS = Collection(
     table="events AS e",
     id_sql="e.id",
     default_sort='{"begin": -1}',
+    joined="y",
+    ordered_sources={
+        "begin": "events AS e INDEXED BY events_begin JOIN systems AS y ON y.id = e.system_id"
+    },
 )
 
 COLLECTIONS: Mapping[str, Collection] = {

@@ -250,6 +250,8 @@ class _SQLite(_Compiler):
             kind = "'text'" if isinstance(op.value, str) else "'integer', 'real'"
             p = self.bind(op.value)
             sign = _SQL_OPS[op.op]
+            if self.scalar:
+                return self.scalar_range(column, path, op, p)
             return self.any_of(column, path, lambda t, v: f"({t} IN ({kind}) AND {v} {sign} {p})")
         if isinstance(op, In):
             found = self.any_of(column, path, self.in_test(op.values))
@@ -267,6 +269,19 @@ class _SQLite(_Compiler):
         sub = self.filter(op.condition, (column, f"{a}.fullkey"))
         each = f"SELECT 1 FROM json_each({column}, {path}) AS {a} WHERE {sub}"  # noqa: S608
         return f"({t} = 'array' AND EXISTS ({each}))"
+
+    def scalar_range(self, column: str, path: str, op: Cmp, p: str) -> str:
+        # SQLite orders NULL < numbers < text, so a second bound keeps the type without calling
+        # json_type(): both bounds are on json_extract() alone, which an expression index on it
+        # serves without reading the row. Scalar names hold numbers, strings or null, never
+        # booleans (which json_extract() would give as 1 and 0).
+        v = f"json_extract({column}, {path})"
+        sign = _SQL_OPS[op.op]
+        if isinstance(op.value, str):
+            guard = f"{v} >= ''" if op.op in ("$lt", "$lte") else None
+        else:
+            guard = f"{v} < ''" if op.op in ("$gt", "$gte") else None
+        return f"({v} {sign} {p} AND {guard})" if guard else f"{v} {sign} {p}"
 
     def any_of(self, column: str, path: str, test: Test) -> str:
         t, v = f"json_type({column}, {path})", f"json_extract({column}, {path})"
