@@ -5,8 +5,9 @@ a JSON column) and how a row's value becomes JSON. The query translator gets its
 from the same list, so what a client can filter and sort on is exactly what it sees.
 
 ``total`` is exact up to ``exact_limit`` matches, counted with a bounded scan; above that it is
-an estimate (PostgreSQL: the planner's row estimate; SQLite: the share of matches among the
-newest rows, scaled to the table's id range), so no request ever counts a million rows.
+an estimate (PostgreSQL: the planner's row estimate, asked first and trusted outright when it is
+far above the bound; SQLite: the share of matches among the newest rows, scaled to the table's
+id range), so no request ever counts a million rows.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 import orjson
 
-from .query_fields import Column, ColumnKind, FieldMap
+from .query_fields import Column, ColumnKind, FieldMap, Key
 from .query_sql import SQL, Dialect
 
 __all__ = [
@@ -76,6 +77,7 @@ class Field:
     sql: str
     kind: FieldKind
     render: Render | None = None
+    key: Key | None = None
 
     def to_json(self, value: Any) -> Any:
         if self.render is not None:
@@ -116,7 +118,7 @@ class Collection:
 
     @property
     def field_map(self) -> FieldMap:
-        columns = {f.name: Column(f.sql, f.kind) for f in self.fields if f.kind != "json"}
+        columns = {f.name: Column(f.sql, f.kind, f.key) for f in self.fields if f.kind != "json"}
         json_columns = {f.name: f.sql for f in self.fields if f.kind == "json"}
         scalar = frozenset({"summary"}) & frozenset(json_columns)
         return FieldMap(columns, json_columns, self.document, self.id_sql, scalar)
@@ -215,8 +217,11 @@ def explain_sql(collection: Collection, where: SQL) -> SQL:
 
 
 def id_range_sql(collection: Collection) -> str:
-    """The smallest and largest id of the collection's main table (both from the index)."""
-    return f"SELECT min({collection.id_sql}), max({collection.id_sql}) FROM {collection.table}"
+    """The smallest and largest id of the collection's main table. Two subqueries: SQLite
+    answers a lone min() or max() from the index's end, but both in one SELECT by a scan."""
+    low = f"SELECT min({collection.id_sql}) FROM {collection.table}"
+    high = f"SELECT max({collection.id_sql}) FROM {collection.table}"
+    return f"SELECT ({low}), ({high})"
 
 
 def sample_sql(
@@ -243,7 +248,7 @@ STATISTICS = Collection(
     fields=(
         Field("_id", "s.id", "integer", _text_id),
         Field("systemId", "s.system_id", "integer", _text_id),
-        Field("system", "y.name", "text"),
+        Field("system", "y.name", "text", key=Key("s.system_id", "systems")),
         Field("createdAt", "s.created_at", "timestamp"),
         Field("_updatedAt", "s.created_at", "timestamp"),
         Field("source", "s.source", "text"),
@@ -372,7 +377,7 @@ EVENTS = Collection(
     fields=(
         Field("_id", "e.id", "integer", _text_id),
         Field("systemId", "e.system_id", "integer", _text_id),
-        Field("system", "y.name", "text"),
+        Field("system", "y.name", "text", key=Key("e.system_id", "systems")),
         Field("begin", "e.begin_at", "timestamp"),
         Field("end", "CASE WHEN e.end_at < 0 THEN NULL ELSE e.end_at END", "timestamp"),
         Field("ongoing", "CASE WHEN e.end_at < 0 THEN 1 ELSE 0 END", "boolean"),

@@ -11,9 +11,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SNAPSHOT_FIELDS", "Column", "ColumnKind", "FieldMap"]
+__all__ = ["SNAPSHOT_FIELDS", "Column", "ColumnKind", "FieldMap", "Key"]
 
 ColumnKind = Literal["boolean", "integer", "number", "text", "timestamp"]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A text column that names a row of another table: ``column`` (the row's id here) equals
+    ``SELECT id FROM table WHERE name = ...``. Equality and ``$in`` filter through it."""
+
+    column: str
+    table: str
+    id: str = "id"
+    name: str = "name"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +35,7 @@ class Column:
 
     sql: str
     kind: ColumnKind
+    key: Key | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +67,7 @@ SNAPSHOT_FIELDS = FieldMap(
     columns={
         "_id": Column("s.id", "integer"),
         "systemId": Column("s.system_id", "integer"),
-        "system": Column("y.name", "text"),
+        "system": Column("y.name", "text", Key("s.system_id", "systems")),
         "createdAt": Column("s.created_at", "timestamp"),
         "_updatedAt": Column("s.created_at", "timestamp"),
         "source": Column("s.source", "text"),
