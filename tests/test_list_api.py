@@ -182,6 +182,12 @@ async def test_large_totals_are_estimated_beyond_the_exact_bound(
     # exact_total is 5 in this hub: above it the total is an estimate, and says so.
     assert body["totalEstimated"] is True
     assert body["total"] >= 6
+    # Plenty of matches: SQLite walks the createdAt index (a hint); same page as without it.
+    hinted = await _list(client, auth, count=3, query={"summary.cpu_percent": {"$gte": 0}})
+    plain = await _list(client, auth, count=3, query={"summary.cpu_percent": {"$gte": 0}},
+                        sort={"createdAt": -1, "_id": -1})  # fmt: skip
+    assert [r["_id"] for r in hinted["statistics"]] == [r["_id"] for r in plain["statistics"]]
+    assert [round(r["summary"]["cpu_percent"]) for r in hinted["statistics"]] == [11, 10, 9]
     small = await _list(client, auth, query={"summary.cpu_percent": {"$lt": 3}})
     assert small["total"] == 3
     assert "totalEstimated" not in small
