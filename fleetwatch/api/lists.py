@@ -11,6 +11,7 @@ projection runs here on the rows of the page. ``count`` is clamped to ``max_coun
 from __future__ import annotations
 
 import ast
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -176,6 +177,16 @@ class Lists:
             order = order_by_sql(params.sort, fields, dialect)
         except InvalidQuery as exc:
             raise QueryError(str(exc), exc.error_type) from None
+        limit = self.limits.time_limit
+        if dialect == "postgres" and params.count is not None:
+            # The page does not depend on the total there: both at once, on two connections.
+            page = page_sql(collection, where, order, dialect,
+                            offset=params.offset, limit=params.count)  # fmt: skip
+            (total, estimated, _), found = await asyncio.gather(
+                self._total(collection, where),
+                self.store.select(page.text, page.params, time_limit=limit),
+            )
+            return await self._page(collection, params, principal, found, total, estimated)
         total, estimated, density = await self._total(collection, where)
         source = None
         if density >= HINT_DENSITY and len(params.sort) == 1 and params.sort[0].descending:
@@ -186,18 +197,27 @@ class Lists:
             collection, where, order, dialect,
             offset=params.offset, limit=params.count, source=source,
         )  # fmt: skip
-        enrich = self._enrichment(collection, principal)
-        tail: dict[str, Any] = {"offset": params.offset, "total": total}
-        if estimated:
-            tail["totalEstimated"] = True
         if params.count is None:
-            rows = self.store.stream(
-                page.text, page.params, batch=STREAM_BATCH, time_limit=self.limits.time_limit
-            )
-            body = _stream(collection, params.projection, enrich, rows, tail)
+            rows = self.store.stream(page.text, page.params, batch=STREAM_BATCH, time_limit=limit)
+            enrich = self._enrichment(collection, principal)
+            body = _stream(collection, params.projection, enrich, rows,
+                           _tail(params, total, estimated))  # fmt: skip
             return StreamingResponse(body, media_type="application/json")
-        found = await self.store.select(page.text, page.params, time_limit=self.limits.time_limit)
+        found = await self.store.select(page.text, page.params, time_limit=limit)
+        return await self._page(collection, params, principal, found, total, estimated)
+
+    async def _page(
+        self,
+        collection: Collection,
+        params: ListParams,
+        principal: Principal,
+        found: list[tuple[Any, ...]],
+        total: int,
+        estimated: bool,
+    ) -> Response:
+        enrich = self._enrichment(collection, principal)
         records = [params.projection.apply(r) for r in await enrich(_records(collection, found))]
+        tail = _tail(params, total, estimated)
         body_bytes = orjson.dumps(
             {collection.name: records, "count": len(records), **tail, "success": True}
         )
@@ -287,6 +307,13 @@ def _openapi(collection: Collection) -> dict[str, Any]:
         },
     }  # fmt: skip
     return {"parameters": parameters, "schema": schema}
+
+
+def _tail(params: ListParams, total: int, estimated: bool) -> dict[str, Any]:
+    tail: dict[str, Any] = {"offset": params.offset, "total": total}
+    if estimated:
+        tail["totalEstimated"] = True
+    return tail
 
 
 async def _as_is(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

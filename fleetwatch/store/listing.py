@@ -33,7 +33,7 @@ Row = tuple[Any, ...]
 FieldKind = Literal["boolean", "integer", "number", "text", "timestamp", "json"]
 Render = Callable[[Any], Any]
 
-ESTIMATE_SAMPLE = 20_000  # newest rows SQLite looks at to estimate a large total
+ESTIMATE_SAMPLE = 10_000  # newest rows SQLite looks at to estimate a large total
 
 
 def iso_utc(epoch: float | None) -> str | None:
