@@ -546,6 +546,28 @@ async def test_writer_refuses_when_queue_full(anyio_backend: str) -> None:
     assert apply.groups == [[1], [2, 3, 4]]
 
 
+async def test_writer_queues_related_writes_all_or_none(anyio_backend: str) -> None:
+    """A check result's writes go in together: with room for only some, none is queued."""
+    apply = Recorder()
+    apply.gate.clear()
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(
+        apply, max_batch=10, max_delay_seconds=0, max_queue=3
+    )
+    writer.start()
+    held = writer.submit(1)
+    while not apply.groups:
+        await asyncio.sleep(0)
+    first = writer.submit_all([2, 3])
+    with pytest.raises(StoreOverloaded):
+        writer.submit_all([4, 5])
+    assert writer.pending == 2
+    apply.gate.set()
+    assert await held == 10
+    assert await asyncio.gather(*first) == [20, 30]
+    await writer.close()
+    assert apply.groups == [[1], [2, 3]]
+
+
 async def test_writer_groups_up_to_max_batch(anyio_backend: str) -> None:
     apply = Recorder()
     writer: GroupCommitWriter[int, int] = GroupCommitWriter(

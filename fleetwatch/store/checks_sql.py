@@ -8,11 +8,14 @@ together, so they join one group commit, and the caller is answered once they ar
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from .base import Statement
 from .checks import (
     CheckObject,
     CheckResultRecord,
@@ -43,6 +46,7 @@ _SAVE_STATE = (
     " acknowledged = ?, ack_sticky = ?, is_stale = ?, ttl = ?, fresh_due_at = ?,"
     " version = version + 1, saved_by = ? WHERE id = ? AND version = ?"
 )
+_SAVE_STATE_IF_DUE = _SAVE_STATE + " AND fresh_due_at = ?"
 # Written in the same group right after the state, and only if that state was saved: the
 # row then carries this save's own token. Nullable numbers are cast, so PostgreSQL
 # knows their type in a SELECT list (SQLite reads DOUBLE PRECISION as REAL).
@@ -74,6 +78,13 @@ def downtime_from_row(row: Row) -> DowntimeRecord:
     values = list(row)
     values[6] = bool(values[6])
     return DowntimeRecord(*values)
+
+
+# A save's token must differ from every other save's, in this process and in any other hub on
+# the same database: a random prefix, the process id (a forked child shares the prefix) and a
+# counter, cheaper than fresh randomness per save.
+_TOKEN_PREFIX = secrets.token_hex(6)
+_TOKEN_COUNTER = itertools.count()
 
 
 class CheckSQL(IdentitySQL):
@@ -158,7 +169,7 @@ class CheckSQL(IdentitySQL):
         *,
         only_if_due_at: float | None = None,
     ) -> bool:
-        token = secrets.token_hex(8)
+        token = f"{_TOKEN_PREFIX}{os.getpid():x}.{next(_TOKEN_COUNTER):x}"
         state = (
             after.state, after.state_type, after.attempt, after.output, after.long_output,
             after.perfdata, int(after.has_been_checked), after.last_check,
@@ -176,15 +187,17 @@ class CheckSQL(IdentitySQL):
              p.min, p.max, after.id, token)
             for p in points
         ]  # fmt: skip
-        save: tuple[str, Sequence[object]] = (_SAVE_STATE, state)
+        save, saved_params = _SAVE_STATE, tuple[object, ...](state)
         if only_if_due_at is not None:
-            save = (_SAVE_STATE + " AND fresh_due_at = ?", (*state, only_if_due_at))
+            save, saved_params = _SAVE_STATE_IF_DUE, (*state, only_if_due_at)
+        sql = self._sql
         # Queued in one go, so the three kinds of write join the same group commit.
-        saved, *_ = await asyncio.gather(
-            self._change(*save),
-            self._change(_INSERT_RESULT, history),
-            *(self._change(_INSERT_POINT, value) for value in values),
-        )
+        futures = self._queue_all([
+            Statement(sql(save), saved_params),
+            Statement(sql(_INSERT_RESULT), history),
+            *(Statement(sql(_INSERT_POINT), value) for value in values),
+        ])  # fmt: skip
+        saved, *_ = await asyncio.gather(*futures)
         return saved > 0
 
     async def check_results(self, object_id: int, *, limit: int = 100) -> list[CheckResultRecord]:

@@ -7,6 +7,7 @@ connection fails its group with ``StoreUnavailable`` and is replaced when the ne
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -267,6 +268,11 @@ class PostgresStore(CheckSQL):
         if self._writer is None:
             raise StoreUnavailable(f"{self.url} is not open")
         return await self._writer.submit(statement)
+
+    def _queue_all(self, statements: Sequence[Statement]) -> list[asyncio.Future[int]]:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        return self._writer.submit_all(statements)
 
     async def _rows(self, sql: str, params: Params) -> list[Row]:
         if self._pool is None:

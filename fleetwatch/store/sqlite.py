@@ -284,6 +284,11 @@ class SQLiteStore(CheckSQL):
             raise StoreUnavailable(f"{self.url} is not open")
         return await self._writer.submit(statement)
 
+    def _queue_all(self, statements: Sequence[Statement]) -> list[asyncio.Future[int]]:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        return self._writer.submit_all(statements)
+
     async def _rows(self, sql: str, params: Params) -> list[Row]:
         return await self._read(sql, params, _as_is)
 
