@@ -29,6 +29,7 @@ from fleetwatch.store import (
     StoreUnavailable,
     open_store,
 )
+from fleetwatch.store.base import Statement, in_steps
 from fleetwatch.store.migrate import load_migrations
 from fleetwatch.store.postgres import mask_password
 
@@ -619,3 +620,12 @@ async def test_writer_close_commits_without_waiting_for_the_delay(anyio_backend:
     assert [f.result() for f in futures] == [0, 10, 20]
     with pytest.raises(StoreUnavailable):
         writer.submit(4)
+
+
+def test_a_group_runs_by_step_then_as_queued() -> None:
+    """Each multi-statement write keeps its own order; a group's kinds run side by side."""
+    batch = [Statement("u1", ()), Statement("r1", (), step=1), Statement("p1", (), step=2),
+             Statement("u2", ()), Statement("r2", (), step=1), Statement("other", ())]  # fmt: skip
+    assert [batch[i].sql for i in in_steps(batch)] == ["u1", "u2", "other", "r1", "r2", "p1"]
+    plain = [Statement("a", ()), Statement("b", ())]
+    assert in_steps(plain) == [0, 1]

@@ -191,11 +191,12 @@ class CheckSQL(IdentitySQL):
         if only_if_due_at is not None:
             save, saved_params = _SAVE_STATE_IF_DUE, (*state, only_if_due_at)
         sql = self._sql
-        # Queued in one go, so the three kinds of write join the same group commit.
+        # Queued in one go, so the three kinds of write join the same group commit; in steps,
+        # so a group runs every result's state first, then every history row, then the points.
         futures = self._queue_all([
             Statement(sql(save), saved_params),
-            Statement(sql(_INSERT_RESULT), history),
-            *(Statement(sql(_INSERT_POINT), value) for value in values),
+            Statement(sql(_INSERT_RESULT), history, step=1),
+            *(Statement(sql(_INSERT_POINT), value, step=2) for value in values),
         ])  # fmt: skip
         saved, *_ = await asyncio.gather(*futures)
         return saved > 0

@@ -28,6 +28,7 @@ from .base import (
     encode_json,
     event_from_row,
     event_params,
+    in_steps,
     snapshot_from_row,
     system_from_row,
 )
@@ -384,7 +385,9 @@ class SQLiteStore(CheckSQL):
             raise StoreUnavailable(f"{self.url} is not open")
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = [_run(conn, statement) for statement in batch]
+            results = [0] * len(batch)
+            for index in in_steps(batch):
+                results[index] = _run(conn, batch[index])
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
