@@ -41,6 +41,7 @@ from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
 from fleetwatch.engine.bus import EventBus
 from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.declared import apply_declared
 from fleetwatch.engine.freshness import FreshnessScheduler
 from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.retention import RetentionJob
@@ -159,6 +160,7 @@ class Hub:
         self.live.evaluator = self.alerts.evaluate
         if self.checks is not None:
             await self.checks.prepare()
+            await apply_declared(self.store, self.config.check_objects)
 
     async def _own_system(self) -> SystemRecord:
         """The hub's machine as a system of its own (source ``local``), named by host name."""

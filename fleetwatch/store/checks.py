@@ -157,6 +157,23 @@ class CheckStore(Protocol):
         self, host_name: str, service_description: str = ""
     ) -> CheckObject | None: ...
 
+    async def configure_check_object(
+        self,
+        host_name: str,
+        service_description: str = "",
+        *,
+        freshness_threshold: float | None,
+        max_check_attempts: int,
+        stale_state: int,
+        stale_output: str,
+        notes: str,
+    ) -> bool:
+        """Change an object's configuration, keeping its state; False if there is none.
+
+        A ``freshness_threshold`` turns ``check_freshness`` on (None turns it off) and moves the
+        freshness deadline to the last result (or now) plus the threshold, unless the object is
+        already stale or a result's ``ttl`` sets the deadline."""
+
     async def check_object_by_id(self, object_id: int) -> CheckObject | None: ...
 
     async def list_check_objects(

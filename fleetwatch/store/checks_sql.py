@@ -141,6 +141,35 @@ class CheckSQL(IdentitySQL):
         rows = await self._select(sql, (host_name, service_description))
         return object_from_row(rows[0]) if rows else None
 
+    async def configure_check_object(
+        self,
+        host_name: str,
+        service_description: str = "",
+        *,
+        freshness_threshold: float | None,
+        max_check_attempts: int,
+        stale_state: int,
+        stale_output: str,
+        notes: str,
+    ) -> bool:
+        if freshness_threshold is not None and freshness_threshold <= 0:
+            raise ValueError("the freshness threshold must be a positive number of seconds")
+        if max_check_attempts < 1:
+            raise ValueError("max_check_attempts must be at least 1")
+        fresh = freshness_threshold is not None
+        threshold = freshness_threshold or 0.0
+        sql = (
+            "UPDATE check_objects SET check_freshness = ?, freshness_threshold = ?,"
+            " max_check_attempts = ?, stale_state = ?, stale_output = ?, notes = ?,"
+            " fresh_due_at = CASE WHEN ttl IS NOT NULL THEN fresh_due_at"
+            " WHEN ? = 0 OR is_stale = 1 THEN CAST(NULL AS DOUBLE PRECISION)"
+            " ELSE coalesce(last_check, ?) + ? END,"
+            " version = version + 1 WHERE host_name = ? AND service_description = ?"
+        )
+        params = (int(fresh), threshold, max_check_attempts, stale_state, stale_output, notes,
+                  int(fresh), time.time(), threshold, host_name, service_description)  # fmt: skip
+        return await self._change(sql, params) > 0
+
     async def check_object_by_id(self, object_id: int) -> CheckObject | None:
         rows = await self._select(f"{_OBJECTS} WHERE id = ?", (object_id,))
         return object_from_row(rows[0]) if rows else None
