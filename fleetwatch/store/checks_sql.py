@@ -17,9 +17,15 @@ from typing import Any
 
 from .base import Statement
 from .checks import (
+    FILTER_NUMBERS,
+    FILTER_TEXTS,
+    AllOf,
     CheckObject,
     CheckResultRecord,
+    Compare,
+    Condition,
     DowntimeRecord,
+    Not,
     ObjectKind,
     PerfPoint,
 )
@@ -65,6 +71,32 @@ _DOWNTIMES = (
     "SELECT id, object_id, author, comment, start_time, end_time, fixed, duration, created_at,"
     " started_at, ended_at, next_at FROM downtimes"
 )
+
+
+_NUMBER_OPS = {"=", "!=", "<", "<=", ">", ">="}
+
+
+def _condition(where: Condition | None) -> tuple[str, list[object]]:
+    """``where`` as SQL over whitelisted column names, its values as parameters."""
+    if where is None:
+        return "1 = 1", []
+    if isinstance(where, Compare):
+        numbers = where.column in FILTER_NUMBERS and isinstance(where.value, float)
+        texts = where.column in FILTER_TEXTS and isinstance(where.value, str)
+        if not (numbers and where.op in _NUMBER_OPS) and not (texts and where.op in ("=", "!=")):
+            raise ValueError(f"cannot compare {where.column} {where.op} {where.value!r} in SQL")
+        op = "<>" if where.op == "!=" else where.op
+        # A number is cast, so PostgreSQL compares an integer column with a float parameter.
+        value = "CAST(? AS DOUBLE PRECISION)" if numbers else "?"
+        return f"{where.column} {op} {value}", [where.value]
+    if isinstance(where, Not):
+        inner, params = _condition(where.term)
+        return f"NOT ({inner})", params
+    joiner = " AND " if isinstance(where, AllOf) else " OR "
+    parts = [_condition(term) for term in where.terms]
+    if not parts:
+        return ("1 = 1" if isinstance(where, AllOf) else "1 = 0"), []
+    return joiner.join(f"({sql})" for sql, _ in parts), [p for _, ps in parts for p in ps]
 
 
 def object_from_row(row: Row) -> CheckObject:
@@ -185,6 +217,39 @@ class CheckSQL(IdentitySQL):
             sql = sql.replace("(? IS NULL", "(?::text IS NULL")
         rows = await self._select(sql, (kind, kind, host_name, host_name))
         return [object_from_row(row) for row in rows]
+
+    async def select_check_objects(
+        self,
+        kind: ObjectKind,
+        where: Condition | None = None,
+        *,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CheckObject]:
+        condition, params = _condition(where)
+        keys = []
+        for column, descending in order:
+            if column not in FILTER_NUMBERS:
+                raise ValueError(f"cannot sort by {column!r} in SQL")
+            keys.append(f"{column} DESC" if descending else column)
+        keys += ["host_name", "service_description"]
+        # Column names come from the FILTER_* whitelists, values are parameters.
+        sql = f"{_OBJECTS} WHERE kind = ? AND ({condition}) ORDER BY {', '.join(keys)}"
+        values: list[object] = [kind, *params]
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            values += [max(limit, 0), max(offset, 0)]
+        elif offset:
+            raise ValueError("an offset needs a limit")
+        return [object_from_row(row) for row in await self._select(sql, values)]
+
+    async def count_check_objects(self, kind: ObjectKind, where: Condition | None = None) -> int:
+        condition, params = _condition(where)
+        # Column names come from the FILTER_* whitelists, values are parameters.
+        sql = f"SELECT count(*) FROM check_objects WHERE kind = ? AND ({condition})"  # noqa: S608
+        rows = await self._select(sql, [kind, *params])
+        return int(rows[0][0])
 
     async def remove_check_object(self, host_name: str, service_description: str = "") -> bool:
         sql = "DELETE FROM check_objects WHERE host_name = ? AND service_description = ?"
