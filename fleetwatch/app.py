@@ -25,6 +25,8 @@ from fleetwatch.api.external import external_app
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
+from fleetwatch.api.hub_statistics import HubStatistics
+from fleetwatch.api.lists import ListLimits, Lists
 from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
 from fleetwatch.api.status import filter_app, status_app
@@ -238,6 +240,12 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     staleness = StalenessWatcher(store)
     bus = EventBus()
     fleet = Fleet(guard, store, staleness)
+    lists = Lists(guard, store, list_limits(config))
+    hub_statistics = HubStatistics(
+        guard, store, staleness,
+        max_age=float(config.get("query", "statistics_max_age")),
+        time_limit=float(config.get("query", "time_limit_seconds")),
+    )  # fmt: skip
     retention = RetentionJob(store, float(config.get("storage", "retention_days")))
     recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
@@ -250,7 +258,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
 
     routes += [
         Mount(f"{prefix}/api/external", app=external_app(guard, store, on_snapshot, bus)),
-        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet)),
+        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet, lists, hub_statistics)),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(commands)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
@@ -275,6 +283,15 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                bus=bus, recorder=recorder, checks=checks,
                freshness=FreshnessScheduler(checks), retention=retention,
                commands=commands)  # fmt: skip
+
+
+def list_limits(config: Config) -> ListLimits:
+    return ListLimits(
+        default_count=int(config.get("query", "default_count")),
+        max_count=int(config.get("query", "max_count")),
+        exact_total=int(config.get("query", "exact_total")),
+        time_limit=float(config.get("query", "time_limit_seconds")),
+    )
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:

@@ -71,6 +71,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between two stored snapshots of the hub's own machine (0: never)."),
     Setting("checks", "auto_create", bool, False,
             "A passive result for an unknown host or service creates it (OP5 refuses it)."),
+    Setting("query", "default_count", int, 50, "Records per page of a list endpoint by default."),
+    Setting("query", "max_count", int, 100,
+            "Largest page of a list endpoint; a larger count is lowered to it (0 streams all)."),
+    Setting("query", "exact_total", int, 10_000,
+            "List totals are exact up to this many matches, estimated above it."),
+    Setting("query", "time_limit_seconds", float, 10.0,
+            "A list query running longer is cancelled and answered 503."),
+    Setting("query", "statistics_max_age", float, 60.0,
+            "Seconds GET /api/v1/statistics reuses its figures (?refresh=true recomputes)."),
 )  # fmt: skip
 
 SETTINGS_BY_NAME = {(s.section, s.key): s for s in SETTINGS}

@@ -123,7 +123,8 @@ async def test_403_names_the_permission(open_hub: Hub, web: httpx.AsyncClient) -
     headers = await add_user(open_hub, "erin", "erins password", "readonly")
     denied = await web.get("/api/v1/users.list", headers=headers)
     assert denied.status_code == 403
-    assert "manage-users" in denied.json()["error"]
+    assert denied.json()["error"] == "error-not-allowed"  # Rocket.Chat's code
+    assert denied.json()["message"] == "Missing permission: manage-users"
     assert denied.json()["success"] is False
     glances = await web.post("/api/4/events/clear/all", headers=headers)
     assert glances.status_code == 403

@@ -28,7 +28,8 @@ def test_rocketchat_shape() -> None:
     )
     status, body, _ = rocketchat_error(Forbidden("manage-users"))
     assert status == 403
-    assert body["error"] == "Missing permission: manage-users"
+    assert body["error"] == body["errorType"] == "error-not-allowed"
+    assert body["message"] == "Missing permission: manage-users"
     assert body["permission"] == "manage-users"
     assert body["success"] is False
 

@@ -2,6 +2,7 @@
 
 ApiError                 status + message
  +-- BadRequest          400: a malformed parameter (names it)
+ |    +-- QueryError     400: a bad list parameter, with its Rocket.Chat errorType
  +-- Unauthorized        401: no or bad credentials
  +-- Forbidden           403: a missing permission (names it)
  +-- NotFound            404: an unknown plugin, item, pid, object
@@ -25,6 +26,12 @@ class ApiError(Exception):
 
 class BadRequest(ApiError):
     status = 400
+
+
+class QueryError(BadRequest):
+    def __init__(self, message: str, error_type: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 class Unauthorized(ApiError):

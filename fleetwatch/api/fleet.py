@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from fleetwatch.api.guard import Guard
 from fleetwatch.auth.permissions import VIEW_STATISTICS
 from fleetwatch.engine.staleness import StalenessWatcher
+from fleetwatch.model.summary import summary_of
 from fleetwatch.store import Store, SystemRecord
 
 
@@ -28,21 +29,6 @@ def _iso(epoch: float | None) -> str | None:
         .isoformat(timespec="milliseconds")
         .replace("+00:00", "Z")
     )
-
-
-def figures(stats: dict[str, Any]) -> dict[str, Any]:
-    """The headline numbers of a Glances-shaped snapshot."""
-    fs = stats.get("fs") or []
-    size = sum(f.get("size") or 0 for f in fs if isinstance(f, dict))
-    used = sum(f.get("used") or 0 for f in fs if isinstance(f, dict))
-    return {
-        "cpu_percent": (stats.get("cpu") or {}).get("total"),
-        "mem_percent": (stats.get("mem") or {}).get("percent"),
-        "storage_percent": round(100.0 * used / size, 1) if size else None,
-        "load1": (stats.get("load") or {}).get("min1"),
-        "cpu_num": len(stats.get("percpu") or []) or None,
-        "memory_bytes": (stats.get("mem") or {}).get("total"),
-    }
 
 
 class Fleet:
@@ -68,7 +54,7 @@ class Fleet:
                 "interval": interval,
                 "stale": bool(rhythm is not None and rhythm.stale is not None),
                 "version": (snapshot.document.get("version") if snapshot else None),
-                "current": figures(stats),
+                "current": summary_of(stats),
             }
             out.append((system, info))
         return out

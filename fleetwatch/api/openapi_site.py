@@ -1,7 +1,8 @@
 """The OpenAPI paths of the framework-routed families, read off the router itself.
 
 Enumerating the mounted Starlette apps means a new route is documented the moment it exists:
-its methods, its path parameters, and the first line of its handler's docstring.
+its methods, its path parameters, and the first line of its handler's docstring. A handler may
+add query parameters and its answer's schema as an ``openapi`` attribute (the list endpoints do).
 """
 
 from __future__ import annotations
@@ -58,13 +59,17 @@ def site_paths(routes: list[BaseRoute]) -> dict[str, Any]:
             if method == "HEAD":
                 continue
             op_id = f"{method.lower()}{re.sub(r'[^A-Za-z0-9]+', '_', clean)}"
+            extra = getattr(route.endpoint, "openapi", {})
             entry[method.lower()] = {
                 "summary": _summary(route),
                 "operationId": op_id,
                 "tags": [_tag(clean)],
-                "parameters": params,
+                "parameters": params + extra.get("parameters", []),
                 "responses": {
-                    "200": {"description": "OK", "content": {"application/json": {"schema": {}}}},
+                    "200": {
+                        "description": "OK",
+                        "content": {"application/json": {"schema": extra.get("schema", {})}},
+                    },
                     "400": {"description": "Bad input: names the field", "content": _error()},
                     "401": {"description": "No or bad credentials", "content": _error()},
                     "403": {"description": "Missing permission: names it", "content": _error()},

@@ -1,9 +1,11 @@
 """Each API family's error body: one place that turns an ``ApiError`` into a family's shape.
 
 * Glances (``/api/4``): ``{"detail": ...}``, 401 with ``WWW-Authenticate: Basic``;
-* Rocket.Chat (``/api/v1``): ``{"success": false, "status": "error", "error": ...}``, and its
-  401 exactly ``{"success": false, "status": "error", "message": "You must be logged in to do
-  this.", "error": "You must be logged in to do this."}``;
+* Rocket.Chat (``/api/v1``): ``{"success": false, "status": "error", "error": ...}``; a 403
+  has ``"error": "error-not-allowed"`` and names the permission; a bad list parameter adds its
+  ``errorType`` (``error-invalid-query``...); its 401 is exactly ``{"success": false,
+  "status": "error", "message": "You must be logged in to do this.", "error": "You must be
+  logged in to do this."}``;
 * OP5 (``/api/command``...): ``{"error": <title>, "full_error": ...}``;
 * TrueCommand (``/api/servers``, ``/api/external``...): ``{"error": ..., "code": "<status>",
   "message": <title>}``.
@@ -25,6 +27,7 @@ from fleetwatch.api.errors import (
     ApiError,
     Forbidden,
     MethodNotAllowed,
+    QueryError,
     ServiceUnavailable,
     TooManyRequests,
     Unauthorized,
@@ -68,13 +71,16 @@ def glances_error(exc: ApiError) -> Rendered:
 
 def rocketchat_error(exc: ApiError) -> Rendered:
     if isinstance(exc, Unauthorized):
-        body = {"success": False, "status": "error", "message": LOGGED_OUT_MESSAGE,
-                "error": LOGGED_OUT_MESSAGE}  # fmt: skip
-        return exc.status, body, _headers(exc)
-    body = {"success": False, "status": "error", "error": exc.message}
+        logged_out = {"success": False, "status": "error", "message": LOGGED_OUT_MESSAGE,
+                      "error": LOGGED_OUT_MESSAGE}  # fmt: skip
+        return exc.status, logged_out, _headers(exc)
+    body: dict[str, Any] = {"success": False, "status": "error", "error": exc.message}
     if isinstance(exc, Forbidden):
-        body["errorType"] = "error-not-allowed"
-        body["permission"] = exc.permission
+        # Rocket.Chat's own refusal: the error code as the error, the reason in the message.
+        body.update(error="error-not-allowed", errorType="error-not-allowed",
+                    message=exc.message, permission=exc.permission)  # fmt: skip
+    elif isinstance(exc, QueryError):
+        body.update(error=exc.message, errorType=exc.error_type)
     return exc.status, body, _headers(exc)
 
 

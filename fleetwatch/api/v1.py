@@ -18,13 +18,33 @@ from starlette.routing import Route
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.guard import Guard, actor, address_of, checked, list_field, text_field
+from fleetwatch.api.hub_statistics import HubStatistics
+from fleetwatch.api.lists import Lists
 from fleetwatch.api.shapes import handler, rocketchat_error
 from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Principal
-from fleetwatch.auth.permissions import MANAGE_SYSTEMS, MANAGE_USERS
+from fleetwatch.auth.permissions import (
+    HOST_VIEW_ALL,
+    MANAGE_SYSTEMS,
+    MANAGE_USERS,
+    SERVICE_VIEW_ALL,
+    VIEW_EVENTS,
+    VIEW_STATISTICS,
+)
 from fleetwatch.store import StoreError, UserRecord
+from fleetwatch.store.listing import COLLECTIONS
 
 __all__ = ["LOGIN_FAILED", "v1_app"]
+
+# The list endpoints (``lists.py``) and the permission each needs.
+LIST_PERMISSIONS = {
+    "statistics": VIEW_STATISTICS,
+    "systems": VIEW_STATISTICS,
+    "hosts": HOST_VIEW_ALL,
+    "services": SERVICE_VIEW_ALL,
+    "checkresults": SERVICE_VIEW_ALL,
+    "events": VIEW_EVENTS,
+}
 
 LOGIN_FAILED = {"success": False, "status": "error", "error": "Unauthorized",
                 "message": "Unauthorized"}  # fmt: skip
@@ -180,19 +200,6 @@ class V1:
 
     # -- systems
 
-    async def systems_list(self, request: Request) -> Response:
-        await self.guard.require(request, MANAGE_SYSTEMS)
-        systems = []
-        for system in await self.store.list_systems():
-            tokens = await self.store.list_system_tokens(system.id)
-            systems.append({
-                "_id": str(system.id), "name": system.name, "hostname": system.hostname,
-                "createdAt": system.created_at, "lastSeen": system.last_seen,
-                "tokens": [{"name": t.name, "prefix": t.prefix, "createdAt": t.created_at}
-                           for t in tokens],
-            })  # fmt: skip
-        return ok(systems=systems, count=len(systems), offset=0, total=len(systems))
-
     async def systems_create(self, request: Request) -> Response:
         by = await self.guard.require(request, MANAGE_SYSTEMS)
         name = text_field(await self.guard.fields(request), "name")
@@ -233,7 +240,13 @@ class V1:
         return ok(entries=entries, count=len(entries))
 
 
-def v1_app(guard: Guard, admin: Admin, fleet: Fleet | None = None) -> Starlette:
+def v1_app(
+    guard: Guard,
+    admin: Admin,
+    fleet: Fleet | None = None,
+    lists: Lists | None = None,
+    hub_statistics: HubStatistics | None = None,
+) -> Starlette:
     """The ``/api/v1`` family, to be mounted at ``{prefix}/api/v1``."""
     api = V1(guard, admin)
     get, post = ["GET"], ["POST"]
@@ -249,7 +262,6 @@ def v1_app(guard: Guard, admin: Admin, fleet: Fleet | None = None) -> Starlette:
         Route("/groups.list", api.groups_list, methods=get),
         Route("/groups.create", api.groups_create, methods=post),
         Route("/groups.{change}", api.groups_change, methods=post),
-        Route("/systems.list", api.systems_list, methods=get),
         Route("/systems.create", api.systems_create, methods=post),
         Route("/systems.delete", api.systems_delete, methods=post),
         Route("/systems.addToken", api.systems_add_token, methods=post),
@@ -258,5 +270,11 @@ def v1_app(guard: Guard, admin: Admin, fleet: Fleet | None = None) -> Starlette:
     ]
     if fleet is not None:
         routes.append(Route("/systems", fleet.systems, methods=get))
+    if lists is not None:
+        for name, permission in LIST_PERMISSIONS.items():
+            handle = lists.handler(COLLECTIONS[name], permission)
+            routes.append(Route(f"/{name}.list", handle, methods=get))
+    if hub_statistics is not None:
+        routes.append(Route("/statistics", hub_statistics.handle, methods=get))
     render = handler(rocketchat_error)
     return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})

@@ -8,11 +8,13 @@ orjson in the caller's task, so a document that cannot be stored is refused befo
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import orjson
+
+from fleetwatch.model.summary import summary_of
 
 from .checks import CheckStore
 from .identity import IdentityStore
@@ -28,7 +30,9 @@ __all__ = [
     "event_from_row",
     "event_params",
     "in_steps",
+    "snapshot_columns",
     "snapshot_from_row",
+    "snapshot_hostname",
     "system_from_row",
 ]
 
@@ -121,6 +125,7 @@ class Store(IdentityStore, CheckStore, Protocol):
     """
 
     url: str  # any password masked
+    dialect: Literal["sqlite", "postgres"]  # the SQL the query translator writes for it
 
     async def open(self) -> None:
         """Connect, apply pending migrations, start the writer."""
@@ -186,6 +191,18 @@ class Store(IdentityStore, CheckStore, Protocol):
     ) -> int:
         """Delete events, narrowed by system, finished-ness and state; return how many."""
 
+    async def select(
+        self, sql: str, params: Mapping[str, object], *, time_limit: float
+    ) -> list[tuple[Any, ...]]:
+        """Run a read-only query built by the query translator (named parameters in the
+        backend's style); ``QueryTimeout`` once it runs past ``time_limit`` seconds."""
+
+    def stream(
+        self, sql: str, params: Mapping[str, object], *, batch: int, time_limit: float
+    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+        """Like ``select``, ``batch`` rows at a time from one consistent read, so a large
+        result never sits in memory whole; ``time_limit`` applies to each batch."""
+
 
 def encode_json(value: object) -> str:
     """Encode a document for storage; ``ValueError`` if either backend could not keep it."""
@@ -196,6 +213,36 @@ def encode_json(value: object) -> str:
     if b"\\u0000" in encoded and _NUL_ESCAPE.search(encoded):
         raise ValueError("not storable as JSON: strings may not contain U+0000")
     return encoded.decode()
+
+
+def snapshot_hostname(document: dict[str, Any]) -> str | None:
+    """The hostname a snapshot reports: pushed documents carry ``hostname``, the hub's own
+    (Glances-shaped) ones ``system.hostname``."""
+    name = document.get("hostname")
+    if isinstance(name, str):
+        return name
+    system = document.get("system")
+    name = system.get("hostname") if isinstance(system, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def snapshot_columns(
+    system_id: int,
+    created_at: float,
+    document: dict[str, Any],
+    normalized: dict[str, Any],
+    source: str,
+) -> tuple[object, ...]:
+    """The parameters of a snapshot insert: the columns after ``id``, in table order."""
+    return (
+        system_id,
+        created_at,
+        source,
+        encode_json(document),
+        encode_json(normalized),
+        snapshot_hostname(document),
+        encode_json(summary_of(normalized)),
+    )
 
 
 def decode_json(text: str | bytes) -> Any:

@@ -12,6 +12,7 @@ Hierarchy:
   + Conflict              - a unique constraint refused the write (e.g. duplicate system name)
   + NotFound              - the row the write refers to does not exist
   + MigrationError        - the schema cannot be brought to the version this code expects
+  + QueryTimeout          - a read query ran past its time limit and was cancelled
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "Conflict",
     "MigrationError",
     "NotFound",
+    "QueryTimeout",
     "StoreError",
     "StoreOverloaded",
     "StoreUnavailable",
@@ -56,3 +58,7 @@ class NotFound(StoreError):
 
 class MigrationError(StoreError):
     """The schema cannot be migrated to the version this code expects."""
+
+
+class QueryTimeout(StoreError):
+    """A read query (the list endpoints) ran past its limit and was cancelled."""

@@ -11,8 +11,8 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import orjson
@@ -25,15 +25,22 @@ from .base import (
     SnapshotRecord,
     Statement,
     SystemRecord,
-    encode_json,
     event_from_row,
     event_params,
     in_steps,
+    snapshot_columns,
     snapshot_from_row,
     system_from_row,
 )
 from .checks_sql import CheckSQL
-from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
+from .errors import (
+    Conflict,
+    MigrationError,
+    NotFound,
+    QueryTimeout,
+    StoreError,
+    StoreUnavailable,
+)
 from .migrate import migrate_postgres
 from .writer import GroupCommitWriter
 
@@ -58,8 +65,8 @@ _REMOVE_SYSTEM = "DELETE FROM systems WHERE name = %s"
 _TOUCH_SYSTEM = "UPDATE systems SET last_seen = %s, hostname = coalesce(%s, hostname) WHERE id = %s"
 
 _ADD_SNAPSHOT = (
-    "INSERT INTO snapshots (system_id, created_at, source, document, normalized)"
-    " VALUES (%s, %s, %s, %s::jsonb, %s::jsonb) RETURNING id"
+    "INSERT INTO snapshots (system_id, created_at, source, document, normalized, hostname,"
+    " summary) VALUES (%s, %s, %s, %s::jsonb, %s::jsonb, %s, %s::jsonb) RETURNING id"
 )
 _SNAPSHOTS_NEWEST_FIRST = (
     "SELECT id, system_id, created_at, source, document, normalized FROM snapshots"
@@ -109,6 +116,7 @@ class PostgresStore(CheckSQL):
 
     _placeholder = "%s"
     _returning_id = True
+    dialect: Literal["sqlite", "postgres"] = "postgres"
 
     def __init__(
         self,
@@ -196,7 +204,7 @@ class PostgresStore(CheckSQL):
         normalized: dict[str, Any],
         source: str,
     ) -> int:
-        params = (system_id, created_at, source, encode_json(document), encode_json(normalized))
+        params = snapshot_columns(system_id, created_at, document, normalized, source)
         return await self._write(Statement(_ADD_SNAPSHOT, params, returns_id=True))
 
     async def latest_snapshot(self, system_id: int) -> SnapshotRecord | None:
@@ -262,6 +270,42 @@ class PostgresStore(CheckSQL):
     ) -> int:
         params = {"system_id": system_id, "finished_only": finished_only, "state": state}
         return await self._write(Statement(_DELETE_EVENTS, params))
+
+    # -- the query API's reads
+
+    async def select(
+        self, sql: str, params: Mapping[str, object], *, time_limit: float
+    ) -> list[Row]:
+        if self._pool is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                await _limit_statements(conn, time_limit)
+                cursor = await conn.execute(sql, params)
+                return await cursor.fetchall()
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryTimeout(f"the query ran past {time_limit:g} s") from exc
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+
+    async def stream(
+        self, sql: str, params: Mapping[str, object], *, batch: int, time_limit: float
+    ) -> AsyncIterator[list[Row]]:
+        if self._pool is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        try:
+            # A server-side cursor in one transaction: one consistent result, fetched
+            # ``batch`` rows at a time, never whole in this process.
+            async with self._pool.connection() as conn, conn.transaction():
+                await _limit_statements(conn, time_limit)
+                async with conn.cursor(name="fleetwatch_stream") as cursor:
+                    await cursor.execute(sql, params)
+                    while rows := await cursor.fetchmany(batch):
+                        yield rows
+        except psycopg.errors.QueryCanceled as exc:
+            raise QueryTimeout(f"the query ran past {time_limit:g} s") from exc
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
 
     # -- plumbing
 
@@ -345,6 +389,12 @@ class PostgresStore(CheckSQL):
         if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
             return StoreUnavailable(f"{self.url} is unavailable: {_first_line(exc)}")
         return fallback(f"{self.url}: {_first_line(exc)}")
+
+
+async def _limit_statements(conn: psycopg.AsyncConnection[Any], time_limit: float) -> None:
+    # SET cannot take a bound parameter; the value is our own number, rendered here.
+    milliseconds = max(1, round(time_limit * 1000))
+    await conn.execute(f"SET LOCAL statement_timeout = {milliseconds}")
 
 
 async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:

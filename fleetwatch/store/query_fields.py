@@ -11,18 +11,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SNAPSHOT_FIELDS", "Column", "ColumnKind", "FieldMap"]
+__all__ = ["SNAPSHOT_FIELDS", "Column", "ColumnKind", "FieldMap", "Key"]
 
-ColumnKind = Literal["integer", "number", "text", "timestamp"]
+ColumnKind = Literal["boolean", "integer", "number", "text", "timestamp"]
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """A text column that names a row of another table: ``column`` (the row's id here) equals
+    ``SELECT id FROM table WHERE name = ...``. Equality and ``$in`` filter through it."""
+
+    column: str
+    table: str
+    id: str = "id"
+    name: str = "name"
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     """A real column. ``sql`` is a trusted expression (``s.id``); ``timestamp`` columns hold epoch
-    seconds and are compared with dates (ISO 8601 strings or ``{"$date": ...}``)."""
+    seconds and are compared with dates (ISO 8601 strings or ``{"$date": ...}``); ``boolean``
+    columns hold 0 or 1 on both backends and are compared with ``true``/``false`` (or 0/1)."""
 
     sql: str
     kind: ColumnKind
+    key: Key | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +67,11 @@ SNAPSHOT_FIELDS = FieldMap(
     columns={
         "_id": Column("s.id", "integer"),
         "systemId": Column("s.system_id", "integer"),
-        "system": Column("y.name", "text"),
+        "system": Column("y.name", "text", Key("s.system_id", "systems")),
         "createdAt": Column("s.created_at", "timestamp"),
         "_updatedAt": Column("s.created_at", "timestamp"),
         "source": Column("s.source", "text"),
+        "hostname": Column("s.hostname", "text"),
     },
     json_columns={"summary": "s.summary"},
     document="s.document",

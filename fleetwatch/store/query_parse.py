@@ -326,6 +326,12 @@ class _Parser:
             return date_value(value, where)
         if (
             target.column is not None
+            and target.column.kind == "boolean"
+            and isinstance(value, bool)
+        ):
+            return int(value)
+        if (
+            target.column is not None
             and target.column.kind == "integer"
             and isinstance(value, str)
             and value.isascii()

@@ -21,7 +21,7 @@ from typing import Literal
 import orjson
 
 from .query_errors import InvalidQuery
-from .query_fields import Column, FieldMap
+from .query_fields import Column, FieldMap, Key
 from .query_parse import (
     And,
     Cmp,
@@ -101,6 +101,10 @@ def _compiler(dialect: Dialect, prefix: str) -> _Compiler:
     return _SQLite(prefix) if dialect == "sqlite" else _Postgres(prefix)
 
 
+def _values(op: Eq | In) -> tuple[Scalar | tuple[Scalar, ...], ...]:
+    return op.values if isinstance(op, In) else (op.value,)
+
+
 def _fits(column: Column, value: Scalar) -> bool:
     if column.kind == "text":
         return isinstance(value, str)
@@ -163,6 +167,8 @@ class _Compiler:
 
     def column_op(self, column: Column, op: FieldOp) -> str:
         c = column.sql
+        if column.key is not None and isinstance(op, Eq | In) and None not in _values(op):
+            return self.key_op(column.key, op)
         if isinstance(op, Eq):
             if op.value is None:
                 return f"{c} IS NULL"
@@ -184,6 +190,18 @@ class _Compiler:
         if isinstance(op, Regex) and column.kind == "text":
             return self.regex(c, op)
         return "FALSE"  # $size, $elemMatch: a column is never an array
+
+    def key_op(self, key: Key, op: Eq | In) -> str:
+        # The name's row id, looked up first: the planner then sees a constant key and can walk
+        # an index on (key, sort field) in order, instead of joining and sorting every match.
+        values = [v for v in _values(op) if isinstance(v, str)]
+        if not values:
+            return "FALSE"
+        names = ", ".join(self.bind(v) for v in values)
+        lookup = f"SELECT {key.id} FROM {key.table} WHERE {key.name} IN ({names})"  # noqa: S608
+        if len(values) == 1:
+            return f"{key.column} = ({lookup})"
+        return f"{key.column} IN ({lookup})"
 
     def regex(self, text: str, op: Regex) -> str:
         raise NotImplementedError
@@ -250,6 +268,8 @@ class _SQLite(_Compiler):
             kind = "'text'" if isinstance(op.value, str) else "'integer', 'real'"
             p = self.bind(op.value)
             sign = _SQL_OPS[op.op]
+            if self.scalar:
+                return self.scalar_range(column, path, op, p)
             return self.any_of(column, path, lambda t, v: f"({t} IN ({kind}) AND {v} {sign} {p})")
         if isinstance(op, In):
             found = self.any_of(column, path, self.in_test(op.values))
@@ -267,6 +287,19 @@ class _SQLite(_Compiler):
         sub = self.filter(op.condition, (column, f"{a}.fullkey"))
         each = f"SELECT 1 FROM json_each({column}, {path}) AS {a} WHERE {sub}"  # noqa: S608
         return f"({t} = 'array' AND EXISTS ({each}))"
+
+    def scalar_range(self, column: str, path: str, op: Cmp, p: str) -> str:
+        # SQLite orders NULL < numbers < text, so a second bound keeps the type without calling
+        # json_type(): both bounds are on json_extract() alone, which an expression index on it
+        # serves without reading the row. Scalar names hold numbers, strings or null, never
+        # booleans (which json_extract() would give as 1 and 0).
+        v = f"json_extract({column}, {path})"
+        sign = _SQL_OPS[op.op]
+        if isinstance(op.value, str):
+            guard = f"{v} >= ''" if op.op in ("$lt", "$lte") else None
+        else:
+            guard = f"{v} < ''" if op.op in ("$gt", "$gte") else None
+        return f"({v} {sign} {p} AND {guard})" if guard else f"{v} {sign} {p}"
 
     def any_of(self, column: str, path: str, test: Test) -> str:
         t, v = f"json_type({column}, {path})", f"json_extract({column}, {path})"
@@ -391,6 +424,11 @@ class _Postgres(_Compiler):
 
             return text_test
         q = self.json(op.value)
+        if self.scalar and op.op in ("$gt", "$gte"):
+            # jsonb orders null < strings < numbers < booleans < arrays < objects: below 'false'
+            # and above a number is a number, so an expression index serves both bounds and
+            # no row is read to check the type.
+            return lambda _, y: f"({y} {sign} {q}::jsonb AND {y} < 'false'::jsonb)"
         return lambda _, y: f"(jsonb_typeof({y}) = 'number' AND {y} {sign} {q}::jsonb)"
 
     def regex_test(self, op: Regex) -> Test:

@@ -16,25 +16,33 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .base import (
     EventRecord,
     SnapshotRecord,
     Statement,
     SystemRecord,
-    encode_json,
     event_from_row,
     event_params,
     in_steps,
+    snapshot_columns,
     snapshot_from_row,
     system_from_row,
 )
 from .checks_sql import CheckSQL
-from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
+from .errors import (
+    Conflict,
+    MigrationError,
+    NotFound,
+    QueryTimeout,
+    StoreError,
+    StoreUnavailable,
+)
 from .migrate import migrate_sqlite
+from .query import register_sqlite_functions
 from .writer import GroupCommitWriter
 
 __all__ = ["SQLiteStore"]
@@ -68,8 +76,8 @@ _REMOVE_SYSTEM = "DELETE FROM systems WHERE name = ?"
 _TOUCH_SYSTEM = "UPDATE systems SET last_seen = ?, hostname = coalesce(?, hostname) WHERE id = ?"
 
 _ADD_SNAPSHOT = (
-    "INSERT INTO snapshots (system_id, created_at, source, document, normalized)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO snapshots (system_id, created_at, source, document, normalized, hostname,"
+    " summary) VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _SNAPSHOTS_NEWEST_FIRST = (
     "SELECT id, system_id, created_at, source, document, normalized FROM snapshots"
@@ -112,6 +120,8 @@ _DELETE_EVENTS = (
 
 class SQLiteStore(CheckSQL):
     """A ``Store`` in one SQLite file; several processes may open the same file."""
+
+    dialect: Literal["sqlite", "postgres"] = "sqlite"
 
     def __init__(
         self,
@@ -212,7 +222,7 @@ class SQLiteStore(CheckSQL):
         normalized: dict[str, Any],
         source: str,
     ) -> int:
-        params = (system_id, created_at, source, encode_json(document), encode_json(normalized))
+        params = snapshot_columns(system_id, created_at, document, normalized, source)
         return await self._write(Statement(_ADD_SNAPSHOT, params, returns_id=True))
 
     async def latest_snapshot(self, system_id: int) -> SnapshotRecord | None:
@@ -278,6 +288,73 @@ class SQLiteStore(CheckSQL):
         params = {"system_id": system_id, "finished_only": finished_only, "state": state}
         return await self._write(Statement(_DELETE_EVENTS, params))
 
+    # -- the query API's reads
+
+    async def select(
+        self, sql: str, params: Mapping[str, object], *, time_limit: float
+    ) -> list[Row]:
+        if self._read_pool is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._read_pool, self._select_sync, self._reader, sql, params, time_limit
+        )
+
+    async def stream(
+        self, sql: str, params: Mapping[str, object], *, batch: int, time_limit: float
+    ) -> AsyncIterator[list[Row]]:
+        # A connection of its own: its read transaction stays open from the first batch to the
+        # last (one consistent result) without holding a shared reader's snapshot back.
+        if self._read_pool is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        pool, loop = self._read_pool, asyncio.get_running_loop()
+        conn = await loop.run_in_executor(pool, self._stream_connection)
+        try:
+            cursor = await loop.run_in_executor(
+                pool, self._timed, conn, time_limit, lambda: conn.execute(sql, params)
+            )
+            while True:
+                rows = await loop.run_in_executor(
+                    pool, self._timed, conn, time_limit, lambda: cursor.fetchmany(batch)
+                )
+                if not rows:
+                    return
+                yield rows
+        finally:
+            await loop.run_in_executor(pool, conn.close)
+
+    def _stream_connection(self) -> sqlite3.Connection:
+        conn = self._connect(check_same_thread=False)
+        conn.execute("PRAGMA query_only = ON")
+        register_sqlite_functions(conn)
+        return conn
+
+    def _select_sync(
+        self,
+        connection: Callable[[], sqlite3.Connection],
+        sql: str,
+        params: Mapping[str, object],
+        timeout: float,
+    ) -> list[Row]:
+        conn = connection()
+        return self._timed(conn, timeout, lambda: conn.execute(sql, params).fetchall())
+
+    def _timed(self, conn: sqlite3.Connection, timeout: float, work: Callable[[], T]) -> T:
+        # SQLite has no statement timeout; the progress handler, called every few thousand
+        # virtual-machine steps, interrupts the statement once the deadline has passed.
+        deadline = time.monotonic() + timeout
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 20_000)
+        try:
+            return work()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
+                raise QueryTimeout(f"the query ran past {timeout:g} s") from exc
+            raise self._translate(exc) from exc
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        finally:
+            conn.set_progress_handler(None, 0)
+
     # -- plumbing
 
     async def _write(self, statement: Statement) -> int:
@@ -322,6 +399,7 @@ class SQLiteStore(CheckSQL):
             # Used only by this reader thread; check_same_thread=False just lets close() reach it.
             conn = self._connect(check_same_thread=False)
             conn.execute("PRAGMA query_only = ON")
+            register_sqlite_functions(conn)
             with self._read_conns_lock:
                 self._read_conns.append(conn)
             self._read_local.conn = conn

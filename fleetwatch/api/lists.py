@@ -1,0 +1,316 @@
+"""The Rocket.Chat-style list endpoints: ``statistics.list``, ``systems.list``, ``hosts.list``,
+``services.list``, ``checkresults.list`` and ``events.list``.
+
+Each takes ``query`` (a Mongo-style filter, JSON), ``fields`` (a projection), ``sort``,
+``offset`` and ``count``, and answers ``{"<collection>": [...], "count", "offset", "total",
+"success": true}``. The filter and sort become parameterised SQL (``store/query*``); the
+projection runs here on the rows of the page. ``count`` is clamped to ``max_count``;
+``count=0`` streams every match in batches, so memory stays flat whatever the size.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from fleetwatch.api.errors import QueryError, ServiceUnavailable
+from fleetwatch.api.guard import Guard
+from fleetwatch.api.query_string import parse_query_string
+from fleetwatch.auth.authenticator import Principal
+from fleetwatch.auth.permissions import MANAGE_SYSTEMS
+from fleetwatch.store import Store
+from fleetwatch.store.errors import QueryTimeout
+from fleetwatch.store.listing import (
+    ESTIMATE_SAMPLE,
+    Collection,
+    count_sql,
+    explain_sql,
+    id_range_sql,
+    page_sql,
+    sample_sql,
+)
+from fleetwatch.store.query import (
+    SQL,
+    Filter,
+    Projection,
+    QueryParameterError,
+    SortKey,
+    order_by_sql,
+    parse_fields,
+    parse_query,
+    parse_sort,
+    where_sql,
+)
+from fleetwatch.store.query_errors import InvalidQuery
+
+__all__ = ["ListLimits", "ListParams", "Lists", "parse_list_params"]
+
+Enrich = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+PARAMETERS = frozenset({"query", "fields", "sort", "offset", "count"})
+STREAM_BATCH = 500
+MAX_LITERAL = 65_536
+# PostgreSQL: trust a row estimate this many times the exact bound, and never a small one (a
+# table not yet analysed is guessed from its size in pages).
+PLANNED_MARGIN, PLANNED_FLOOR = 3, 50_000
+HINT_DENSITY = 0.01  # at least 1 match in 100 of the newest rows
+
+
+@dataclass(frozen=True, slots=True)
+class ListLimits:
+    """``[query]`` settings: the largest page, the exact-total bound, the time limit."""
+
+    default_count: int = 50
+    max_count: int = 100
+    exact_total: int = 10_000
+    time_limit: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    query: Filter
+    sort: tuple[SortKey, ...]
+    projection: Projection
+    offset: int
+    count: int | None  # None: every match (count=0), streamed
+
+
+def _invalid_params(detail: str) -> QueryError:
+    error = QueryParameterError(detail)
+    return QueryError(str(error), error.error_type)
+
+
+def _integer(name: str, text: str) -> int:
+    if not text.strip().isdigit():
+        raise _invalid_params(f"{name} must be a whole number >= 0, not {text[:40]!r}")
+    return int(text)
+
+
+def parse_list_params(raw: str, collection: Collection, limits: ListLimits) -> ListParams:
+    """The list parameters from a raw query string; ``QueryError`` naming the bad one."""
+    values: dict[str, str] = {}
+    for name, value in parse_query_string(raw):
+        if name not in PARAMETERS:
+            raise _invalid_params(f"unknown parameter {name[:40]!r}; known: "
+                                  + ", ".join(sorted(PARAMETERS)))  # fmt: skip
+        if name in values:
+            raise _invalid_params(f"{name} is given more than once")
+        values[name] = value
+    fields = collection.field_map
+    try:
+        query = parse_query(_json_text(values.get("query")) or "{}", fields)
+        sort = parse_sort(_json_text(values.get("sort")) or collection.default_sort, fields)
+        projection = parse_fields(_json_text(values.get("fields")))
+    except QueryParameterError as exc:
+        raise QueryError(str(exc), exc.error_type) from None
+    offset = _integer("offset", values["offset"]) if "offset" in values else 0
+    count = _integer("count", values["count"]) if "count" in values else limits.default_count
+    return ListParams(query, sort, projection, offset, min(count, limits.max_count) or None)
+
+
+def _json_text(value: str | None) -> str | None:
+    """``value`` as JSON text. ``rocketchat-API`` sends ``str(kwarg)``, so a dict given to it
+    arrives as Python's repr (``{'a': True}``); such a literal (and only a literal) is read with
+    ``ast.literal_eval`` and re-encoded, so the JSON parser and its limits still decide."""
+    if value is None or len(value) > MAX_LITERAL or not value.lstrip().startswith(("{", "[")):
+        return value
+    try:
+        orjson.loads(value)
+    except orjson.JSONDecodeError:
+        try:
+            literal = ast.literal_eval(value)
+            return orjson.dumps(literal).decode()
+        except (
+            ValueError,
+            TypeError,
+            SyntaxError,
+            MemoryError,
+            RecursionError,
+            orjson.JSONEncodeError,
+        ):
+            return value  # the JSON parser will say what is wrong with it
+    return value
+
+
+class Lists:
+    """The handlers; each collection's view permission comes with its route."""
+
+    def __init__(self, guard: Guard, store: Store, limits: ListLimits) -> None:
+        self.guard = guard
+        self.store = store
+        self.limits = limits
+
+    def handler(
+        self, collection: Collection, permission: str
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            principal = await self.guard.require(request, permission)
+            raw = request.scope.get("query_string", b"").decode("latin-1")
+            params = parse_list_params(raw, collection, self.limits)
+            try:
+                return await self._answer(collection, params, principal)
+            except QueryTimeout:
+                raise ServiceUnavailable(
+                    f"the query ran past {self.limits.time_limit:g} s; narrow it", 1.0
+                ) from None
+
+        handle.__doc__ = f"The {collection.name} records, filtered, sorted, projected, paged."
+        handle.openapi = _openapi(collection)  # type: ignore[attr-defined]
+        return handle
+
+    async def _answer(
+        self,
+        collection: Collection,
+        params: ListParams,
+        principal: Principal,
+    ) -> Response:
+        dialect = self.store.dialect
+        fields = collection.field_map
+        try:
+            where = where_sql(params.query, dialect)
+            order = order_by_sql(params.sort, fields, dialect)
+        except InvalidQuery as exc:
+            raise QueryError(str(exc), exc.error_type) from None
+        total, estimated, density = await self._total(collection, where)
+        source = None
+        if density >= HINT_DENSITY and len(params.sort) == 1 and params.sort[0].descending:
+            # Plenty of matches among the newest rows: walking the sort index newest-first
+            # reaches a page within a few thousand rows (see Collection.ordered_sources).
+            source = collection.ordered_sources.get(params.sort[0].target.name)
+        page = page_sql(
+            collection, where, order, dialect,
+            offset=params.offset, limit=params.count, source=source,
+        )  # fmt: skip
+        enrich = self._enrichment(collection, principal)
+        tail: dict[str, Any] = {"offset": params.offset, "total": total}
+        if estimated:
+            tail["totalEstimated"] = True
+        if params.count is None:
+            rows = self.store.stream(
+                page.text, page.params, batch=STREAM_BATCH, time_limit=self.limits.time_limit
+            )
+            body = _stream(collection, params.projection, enrich, rows, tail)
+            return StreamingResponse(body, media_type="application/json")
+        found = await self.store.select(page.text, page.params, time_limit=self.limits.time_limit)
+        records = [params.projection.apply(r) for r in await enrich(_records(collection, found))]
+        body_bytes = orjson.dumps(
+            {collection.name: records, "count": len(records), **tail, "success": True}
+        )
+        return Response(body_bytes, media_type="application/json")
+
+    def _enrichment(self, collection: Collection, principal: Principal) -> Enrich:
+        """What a page's records gain beyond their row: a system's token names, for those who
+        manage systems (the admin view the CLI's ``system list`` gives)."""
+        if collection.name != "systems" or not principal.can(MANAGE_SYSTEMS):
+            return _as_is
+        store = self.store
+
+        async def with_tokens(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            for record in records:
+                tokens = await store.list_system_tokens(int(record["_id"]))
+                record["tokens"] = [
+                    {"name": t.name, "prefix": t.prefix, "createdAt": t.created_at} for t in tokens
+                ]
+            return records
+
+        return with_tokens
+
+    async def _total(self, collection: Collection, where: SQL) -> tuple[int, bool, float]:
+        """The number of matches, exact up to ``exact_total``, estimated above it; and (SQLite)
+        the share of matches among the newest rows, 0 where unknown."""
+        cap, limit = self.limits.exact_total, self.limits.time_limit
+        planned = 0.0
+        if self.store.dialect == "postgres":
+            # The planner's estimate first (a millisecond): when it is far above the bound,
+            # counting even the first matches would read rows the estimate already vouches for.
+            plan = explain_sql(collection, where)
+            rows = await self.store.select(plan.text, plan.params, time_limit=limit)
+            document = rows[0][0]
+            if isinstance(document, str | bytes):
+                document = orjson.loads(document)
+            planned = float(document[0]["Plan"]["Plan Rows"])
+            if planned > max(PLANNED_MARGIN * cap, PLANNED_FLOOR):
+                return round(planned), True, 0.0
+        counted = count_sql(collection, where, self.store.dialect, cap=cap)
+        exact = int((await self.store.select(counted.text, counted.params, time_limit=limit))[0][0])
+        if exact <= cap:
+            return exact, False, 0.0
+        if self.store.dialect == "postgres":
+            estimate, density = planned, 0.0
+        else:
+            low, high = (await self.store.select(id_range_sql(collection), {}, time_limit=limit))[0]
+            start = max(int(low), int(high) - ESTIMATE_SAMPLE + 1)
+            sampled = sample_sql(collection, where, newest_from=start)
+            hits = (await self.store.select(sampled.text, sampled.params, time_limit=limit))[0][0]
+            density = int(hits) / (int(high) - start + 1)
+            estimate = density * (int(high) - int(low) + 1)
+        return max(cap + 1, round(estimate)), True, density
+
+
+_PARAMETER_DOCS = {
+    "query": 'A Mongo-style filter, JSON (e.g. {"system": "nas1"})',
+    "fields": 'A projection, JSON: {"name": 1} keeps, {"name": 0} drops',
+    "sort": 'JSON, 1 or -1 per key, e.g. {"createdAt": -1}',
+    "offset": "Records to skip (default 0)",
+    "count": "Records per page (default 50, at most query.max_count; 0 streams every match)",
+}
+
+
+def _openapi(collection: Collection) -> dict[str, Any]:
+    parameters = [
+        {"name": name, "in": "query", "required": False, "description": text,
+         "schema": {"type": "integer" if name in ("offset", "count") else "string"}}
+        for name, text in _PARAMETER_DOCS.items()
+    ]  # fmt: skip
+    kinds = {"integer": "integer", "number": "number", "boolean": "boolean", "json": "object"}
+    record = {
+        "type": "object",
+        "properties": {
+            f.name: {"type": "string" if f.render else kinds.get(f.kind, "string")} | (
+                {"format": "date-time"} if f.kind == "timestamp" else {})
+            for f in collection.fields
+        },
+        "additionalProperties": collection.document is not None,
+    }  # fmt: skip
+    schema = {
+        "type": "object",
+        "properties": {
+            collection.name: {"type": "array", "items": record},
+            "count": {"type": "integer"}, "offset": {"type": "integer"},
+            "total": {"type": "integer"}, "totalEstimated": {"type": "boolean"},
+            "success": {"type": "boolean"},
+        },
+    }  # fmt: skip
+    return {"parameters": parameters, "schema": schema}
+
+
+async def _as_is(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return records
+
+
+def _records(collection: Collection, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [collection.record(row) for row in rows]
+
+
+async def _stream(
+    collection: Collection,
+    projection: Projection,
+    enrich: Enrich,
+    rows: AsyncIterator[list[tuple[Any, ...]]],
+    tail: dict[str, Any],
+) -> AsyncIterator[bytes]:
+    # The array first, the counts after it: the count is known only at the end, and JSON
+    # does not mind the order of keys.
+    yield b'{"' + collection.name.encode() + b'":['
+    count = 0
+    async for batch in rows:
+        records = await enrich(_records(collection, batch))
+        chunk = b",".join(orjson.dumps(projection.apply(record)) for record in records)
+        yield (b"," if count else b"") + chunk
+        count += len(batch)
+    yield b'],"count":' + orjson.dumps(count) + b"," + orjson.dumps({**tail, "success": True})[1:]
