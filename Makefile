@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVE_ARGS ?=
 
-.PHONY: serve test lint format bench clean
+.PHONY: serve test lint format bench bench-checks clean
 
 $(BIN)/fleetwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: $(VENV)/.test-deps lint
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/glances_api.py
+
+# Passive check results on SQLite and PostgreSQL, and the freshness scheduler (bench/checks.py).
+bench-checks: $(VENV)/.test-deps
+	$(BIN)/python -m pip install --quiet py-spy
+	$(BIN)/python bench/checks.py --profile
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

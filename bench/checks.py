@@ -1,33 +1,41 @@
 #!/usr/bin/env python3
-"""Passive check results: throughput of one hub on SQLite, and the freshness scheduler's idle
-cost and punctuality with many services.
+"""Passive check results: throughput of one hub on SQLite and PostgreSQL, and the freshness
+scheduler's idle cost and punctuality with many services.
 
-Run from the repository root::
+Run from the repository root (``make bench-checks``; ``wrk`` is installed with apt-get when
+missing)::
 
-    .venv/bin/python bench/checks.py            # 10 s of load, 100,000 services idle
-    .venv/bin/python bench/checks.py --quick    # 3 s of load, 20,000 services
+    .venv/bin/python bench/checks.py              # 3 rounds of 10 s per backend, 100,000 services
+    .venv/bin/python bench/checks.py --quick      # 1 round of 3 s, 20,000 services
+    .venv/bin/python bench/checks.py --profile    # + a py-spy profile of the hub under load
 
-1. **Throughput.** A ``fleetwatch serve`` on a fresh SQLite file (``--refresh 60``, so the
-   collector stays out of the way), 100 services, and ``wrk`` posting
-   ``PROCESS_SERVICE_CHECK_RESULT`` with HTTP Basic over 64 connections, each request to the next
-   service, one result in 20 CRITICAL (so about one in ten is a hard state change, which also
-   writes an event). Every 200 is a result committed before the reply. Target: 3,000/s.
+1. **Throughput.** A ``fleetwatch serve`` (``--refresh 60``, so the collector stays out of the
+   way) on a fresh SQLite file, then on a throw-away PostgreSQL database, with 100 services.
+   ``wrk`` (C, so the load generator costs little of the 2 shared cores) posts
+   ``PROCESS_SERVICE_CHECK_RESULT`` with HTTP Basic over 64 connections, each request to the
+   next service, each service's every 20th result CRITICAL (so one result in ten is a hard
+   state change, OK to CRITICAL or back, which also writes an event). Every 200 is a result
+   committed before the reply; ``committed / 200`` (rows counted in the database over 200s
+   counted by wrk, at least 1) checks it. In the same rounds, alternating, the same ``wrk``
+   asks ``GET /api/v1/me`` with the same credential: a trivial authenticated endpoint of the
+   same server, so the ratio shows what the check path costs beyond HTTP and auth. Medians
+   over the rounds; the CPU used by the hub, by wrk and by everything else is reported too.
+   Target: 3,000 results/s on SQLite.
 2. **Freshness.** In process, on a SQLite file holding N services with ``check_freshness``
    (none due): the scheduler's CPU share over an idle window (target under 2 % of one core),
    then one service made due 2 s ahead: how late its stale result is (target under 1 s).
 
 Everything stays on 127.0.0.1. The Markdown report goes to stdout, the data to
-``bench/results/checks-<UTC timestamp>.json``.
+``bench/results/checks-<UTC timestamp>.json`` (and the profiles beside it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import os
-import re
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -40,40 +48,35 @@ from typing import Any
 if __package__ in (None, ""):  # executed as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import _procs, _report, _wrk
+
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
 USER, PASSWORD = "bench", "bench-password"
 SERVICES = 100
+POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 LUA = """
 local n = 0
-local auth = "Basic %s"
+local services = %d
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = auth
+wrk.headers["Authorization"] = "%s"
 request = function()
   n = n + 1
   local body = string.format(
     '{"host_name":"bench","service_description":"svc%%d","status_code":%%d,' ..
-    '"plugin_output":"result %%d | t=%%dms;100;200;0"}', n %% %d,
-    (n %% 20 == 0) and 2 or 0, n, n %% 500)
+    '"plugin_output":"result %%d | t=%%dms;100;200;0"}', n %% services,
+    (math.floor(n / services) %% 20 == 0) and 2 or 0, n, n %% 500)
   return wrk.format(nil, "/api/command/PROCESS_SERVICE_CHECK_RESULT", nil, body)
 end
 """
 
 
-def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-async def _prepare_store(data_dir: Path) -> None:
+async def _prepare_store(url: str) -> None:
     from fleetwatch.auth.secrets import PasswordHashing  # noqa: PLC0415
     from fleetwatch.store import open_store  # noqa: PLC0415
 
-    store = open_store(f"sqlite:///{data_dir / 'fleetwatch.sqlite3'}")
+    store = open_store(url)
     await store.open()
     try:
         await store.add_user(USER, PasswordHashing().hash(PASSWORD), ["status_update"])
@@ -84,60 +87,119 @@ async def _prepare_store(data_dir: Path) -> None:
         await store.close()
 
 
-def throughput(duration: float) -> dict[str, Any]:
+def _count_results(url: str) -> int:
+    sql = "SELECT count(*) FROM check_results"
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            return int(conn.execute(sql).fetchone()[0])
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute(sql).fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def _load(url: str, script: Path, connections: int, duration: float) -> _wrk.WrkResult:
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{duration:g}s", "--latency", "-s", str(script),
+            url]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, check=True,
+                          timeout=duration + 60)  # fmt: skip
+    return _wrk.parse_wrk_output(done.stdout, url=url, argv=argv)
+
+
+def _profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy over the hub while it is under load (native frames off: Python's own cost)."""
+    py_spy = REPO / ".venv/bin/py-spy"
+    argv = [str(py_spy), "record", "-p", str(pid), "-d", f"{seconds:g}", "-r", "200",
+            "-f", "raw", "-o", str(out)]  # fmt: skip
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def throughput(
+    label: str, url: str, *, rounds: int, duration: float, connections: int, profile: bool
+) -> dict[str, Any]:
+    """``rounds`` alternating runs of the command path and ``/api/v1/me`` on one hub."""
     with tempfile.TemporaryDirectory(prefix="fw-bench-checks-") as tmp:
         data = Path(tmp)
-        asyncio.run(_prepare_store(data))
-        port = _free_port()
-        hub = subprocess.Popen(
-            [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port), "--data-dir",
-             str(data), "--refresh", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        url = url or f"sqlite:///{data / 'fleetwatch.sqlite3'}"
+        asyncio.run(_prepare_store(url))
+        port = _procs.free_port()
+        argv = [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port), "--data-dir",
+                str(data), "--database", url, "--refresh", "60"]  # fmt: skip
+        hub = _procs.spawn(label, argv, port=port, log_path=data / "hub.log")
+        auth = _wrk.basic_auth_header(f"{USER}:{PASSWORD}").removeprefix("Authorization: ")
+        post = data / "post.lua"
+        post.write_text(LUA % (SERVICES, auth))
+        get = data / "get.lua"
+        get.write_text(f'wrk.headers["Authorization"] = "{auth}"\n')
+        base = f"http://127.0.0.1:{port}"
+        runs: list[dict[str, Any]] = []
         try:
-            _wait_ready(port)
-            token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
-            script = data / "post.lua"
-            script.write_text(LUA % (token, SERVICES))
-            done = subprocess.run(
-                ["wrk", "-t2", "-c64", f"-d{duration:g}s", "--latency", "-s", str(script),
-                 f"http://127.0.0.1:{port}/"], capture_output=True, text=True, check=True,
-            )  # fmt: skip
+            _procs.wait_ready(hub)
+            _load(base + "/", post, connections, 2)  # warm-up, discarded
+            for index in range(rounds):
+                order = ("post", "get") if index % 2 == 0 else ("get", "post")
+                run: dict[str, Any] = {}
+                for kind in order:
+                    before = _count_results(url) if kind == "post" else 0
+                    cpu0 = _procs.cpu_snapshot(hub.pid)
+                    target = base + ("/" if kind == "post" else "/api/v1/me")
+                    done = _load(target, post if kind == "post" else get, connections, duration)
+                    usage = _procs.cpu_usage(cpu0, _procs.cpu_snapshot(hub.pid))
+                    run[kind] = {**done.to_json(), "errors": done.socket_errors + done.non_2xx_3xx,
+                                 "cpu": usage.to_json()}  # fmt: skip
+                    if kind == "post":
+                        time.sleep(0.2)  # the last answers' groups are committed by now
+                        run["committed"] = _count_results(url) - before
+                runs.append(run)
+            profile_file = None
+            if profile:
+                profile_file = RESULTS / f"checks-profile-{label.lower()}.txt"
+                spy = _profile(hub.pid, duration, profile_file)
+                time.sleep(0.5)
+                _load(base + "/", post, connections, duration)
+                spy.wait(30)
         finally:
-            hub.terminate()
-            hub.wait(30)
-        committed = _count_results(data / "fleetwatch.sqlite3")
-    requests = int(re.search(r"(\d+) requests in", done.stdout)[1])  # type: ignore[index]
-    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
-    non_2xx = int(bad[1]) if bad else 0
-    p99 = re.search(r"99%\s+(\S+)", done.stdout)
+            _procs.stop(hub)
+    posts = [run["post"] for run in runs]
+    gets = [run["get"] for run in runs]
+    ok = [p["requests_per_s"] * (1 - p["non_2xx_3xx"] / max(p["requests"], 1)) for p in posts]
     return {
-        "duration_s": duration,
-        "requests": requests,
-        "non_2xx": non_2xx,
-        "accepted_per_s": (requests - non_2xx) / duration,
-        "committed_rows": committed,
-        "p99": p99[1] if p99 else "",
-        "wrk": done.stdout,
+        "backend": label,
+        "accepted_per_s": _report.median(ok),
+        "trivial_per_s": _report.median(g["requests_per_s"] for g in gets),
+        "ratio": _report.median(
+            _report.ratio(a, g["requests_per_s"]) for a, g in zip(ok, gets, strict=True)
+        ),
+        "p99_ms": _report.median(p["p99_ms"] for p in posts),
+        "hub_cores": _report.median(p["cpu"]["server_s"] / p["cpu"]["wall_s"] for p in posts),
+        "wrk_cores": _report.median(p["cpu"]["harness_s"] / p["cpu"]["wall_s"] for p in posts),
+        "other_cores": _report.median(p["cpu"]["other_cores"] for p in posts),
+        "errors": sum(p["errors"] for p in posts),
+        "committed_vs_2xx": min(
+            run["committed"] / max(run["post"]["requests"] - run["post"]["non_2xx_3xx"], 1)
+            for run in runs
+        ),
+        "profile": str(profile_file) if profile_file else None,
+        "runs": runs,
     }
 
 
-def _wait_ready(port: int) -> None:
-    import httpx  # noqa: PLC0415
+def temporary_postgres(admin_url: str) -> tuple[str, str]:
+    import psycopg  # noqa: PLC0415
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/4/status").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("the hub did not start")
+    name = f"fw_bench_checks_{secrets.token_hex(4)}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def _count_results(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT count(*) FROM check_results").fetchone()[0])
+def drop_postgres(admin_url: str, name: str) -> None:
+    import psycopg  # noqa: PLC0415
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def freshness(services: int, idle: float) -> dict[str, Any]:
@@ -196,33 +258,65 @@ async def freshness(services: int, idle: float) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
+    parser.add_argument("--rounds", type=int, help="alternating rounds per backend (3)")
+    parser.add_argument("--duration", type=float, help="seconds per wrk run (10)")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--postgres", default=POSTGRES, help="admin URL; '' skips PostgreSQL")
+    parser.add_argument("--skip-freshness", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="py-spy the hub under load")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target fails")
     args = parser.parse_args()
-    duration, services, idle = (3.0, 20_000, 5.0) if args.quick else (10.0, 100_000, 15.0)
-    print("throughput...", file=sys.stderr)
-    load = throughput(duration)
-    print("freshness...", file=sys.stderr)
-    fresh = asyncio.run(freshness(services, idle))
-    targets = [
-        ("check results/s (SQLite, committed before the 200)", load["accepted_per_s"], ">=",
-         3000.0),
-        (f"freshness idle CPU, % of one core ({services:,} services)",
-         fresh["idle_core_percent"], "<", 2.0),
-        ("stale result after its deadline, s", fresh["stale_late_s"], "<", 1.0),
-    ]  # fmt: skip
-    print("| measure | value | target | |\n| :-- | --: | --: | :-- |")
+    quick = (1, 3.0, 20_000, 5.0)
+    rounds, duration, services, idle = quick if args.quick else (3, 10.0, 100_000, 15.0)
+    rounds, duration = args.rounds or rounds, args.duration or duration
+    RESULTS.mkdir(exist_ok=True)
+    _wrk.ensure_wrk()  # apt-get install -y wrk when it is missing
+    loads = []
+    backends = [("SQLite", "")]
+    pg_name = None
+    if args.postgres:
+        pg_name, pg_url = temporary_postgres(args.postgres)
+        backends.append(("PostgreSQL", pg_url))
+    try:
+        for label, url in backends:
+            print(f"throughput on {label}...", file=sys.stderr)
+            load = throughput(label, url, rounds=rounds, duration=duration,
+                              connections=args.connections, profile=args.profile)  # fmt: skip
+            loads.append(load)
+    finally:
+        if pg_name is not None:
+            drop_postgres(args.postgres, pg_name)
+    fresh = None
+    if not args.skip_freshness:
+        print("freshness...", file=sys.stderr)
+        fresh = asyncio.run(freshness(services, idle))
+    print(f"{rounds} round(s) of {duration:g} s, {args.connections} connections, "
+          f"{os.cpu_count()} CPUs\n")  # fmt: skip
+    headers = ["backend", "results/s", "GET /api/v1/me req/s", "ratio", "p99", "hub cores",
+               "wrk cores", "other cores", "errors", "committed / 200"]  # fmt: skip
+    rows = [[r["backend"], _report.fmt_rate(r["accepted_per_s"]),
+             _report.fmt_rate(r["trivial_per_s"]), _report.fmt_ratio(r["ratio"]),
+             _report.fmt_ms(r["p99_ms"]), f"{r['hub_cores']:.2f}", f"{r['wrk_cores']:.2f}",
+             f"{r['other_cores']:.2f}", str(r["errors"]), f"{r['committed_vs_2xx']:.3f}"]
+            for r in loads]  # fmt: skip
+    print(_report.markdown_table(headers, rows))
+    targets = [("check results/s (SQLite, committed before the 200)",
+                loads[0]["accepted_per_s"], ">=", 3000.0)]  # fmt: skip
+    if fresh is not None:
+        targets += [
+            (f"freshness idle CPU, % of one core ({services:,} services)",
+             fresh["idle_core_percent"], "<", 2.0),
+            ("stale result after its deadline, s", fresh["stale_late_s"], "<", 1.0),
+        ]  # fmt: skip
+    print("\n| measure | value | target | |\n| :-- | --: | --: | :-- |")
     failed = False
     for name, value, op, target in targets:
         ok = value >= target if op == ">=" else value < target
         failed |= not ok
         print(f"| {name} | {value:,.2f} | {op} {target:,g} | {'PASS' if ok else 'FAIL'} |")
-    print(f"\n{load['requests']:,} requests, {load['non_2xx']} not 2xx, "
-          f"{load['committed_rows']:,} results committed, p99 {load['p99']}")  # fmt: skip
-    results = REPO / "bench" / "results"
-    results.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = {"throughput": load, "freshness": fresh, "cpus": os.cpu_count()}
-    (results / f"checks-{stamp}.json").write_text(json.dumps(out, indent=2))
+    out = {"throughput": loads, "freshness": fresh, "cpus": os.cpu_count()}
+    (RESULTS / f"checks-{stamp}.json").write_text(json.dumps(out, indent=2))
     return 1 if failed and args.check else 0
 
 

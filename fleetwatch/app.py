@@ -19,7 +19,7 @@ from starlette.routing import Mount
 
 from fleetwatch import __version__
 from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
-from fleetwatch.api.commands import command_app
+from fleetwatch.api.commands import Commands, command_app
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.external import external_app
 from fleetwatch.api.fleet import Fleet
@@ -43,6 +43,7 @@ from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
 from fleetwatch.engine.bus import EventBus
 from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.declared import apply_declared
 from fleetwatch.engine.freshness import FreshnessScheduler
 from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.retention import RetentionJob
@@ -95,11 +96,14 @@ class Hub:
     retention: RetentionJob | None = None
     checks: CheckService | None = None
     freshness: FreshnessScheduler | None = None
+    commands: Commands | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.glances.clear_events = self.clear_events
+        self._loopback_bound = is_loopback(self.config.bind)  # asked on every request
+        self._command_prefix = f"{self.config.url_prefix}/api/command/"
 
     @property
     def api_prefix(self) -> str:
@@ -117,6 +121,16 @@ class Hub:
                 inner["path"] = path[len(prefix) :] or "/"
                 await self.glances(inner, receive, send)
                 return
+            if (
+                self.commands is not None
+                and path.startswith(self._command_prefix)
+                and scope["method"] == "POST"
+            ):
+                # The passive-result hot path: straight to the endpoint, past the routing.
+                name = path[len(self._command_prefix) :]
+                if name and "/" not in name:
+                    await self.commands.handle(scope, receive, send, name)
+                    return
             systems = f"{self.config.url_prefix}/systems/"
             if self.systems is not None and path.startswith(systems):
                 await self.systems(
@@ -127,7 +141,7 @@ class Hub:
 
     def _host_allowed(self, scope: Scope) -> bool:
         # DNS rebinding: a loopback-bound hub answers only to loopback host names.
-        if not is_loopback(self.config.bind):
+        if not self._loopback_bound:
             return True
         raw = header(scope, b"host")
         if raw is None:
@@ -148,6 +162,7 @@ class Hub:
         self.live.evaluator = self.alerts.evaluate
         if self.checks is not None:
             await self.checks.prepare()
+            await apply_declared(self.store, self.config.check_objects)
 
     async def _own_system(self) -> SystemRecord:
         """The hub's machine as a system of its own (source ``local``), named by host name."""
@@ -235,6 +250,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
     checks.listeners.append(bus.publish)
+    commands = Commands(guard, checks)
 
     async def on_snapshot(system_id: int, stats: dict[str, Any], now: float) -> None:
         await staleness.seen(system_id, now)
@@ -244,7 +260,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/external", app=external_app(guard, store, on_snapshot, bus)),
         Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet, lists, hub_statistics)),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
-        Mount(f"{prefix}/api/command", app=command_app(guard, checks)),
+        Mount(f"{prefix}/api/command", app=command_app(commands)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
         Mount(f"{prefix}/api/filter", app=filter_app(guard, store)),
         Mount(f"{prefix}/api/config", app=objects_app(guard, store)),
@@ -265,7 +281,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
                admin=admin, pushed=pushed, systems=systems, staleness=staleness,
                bus=bus, recorder=recorder, checks=checks,
-               freshness=FreshnessScheduler(checks), retention=retention)  # fmt: skip
+               freshness=FreshnessScheduler(checks), retention=retention,
+               commands=commands)  # fmt: skip
 
 
 def list_limits(config: Config) -> ListLimits:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetwatch.collect.configured import ITEM_ATTRIBUTES, split_item_key
+from fleetwatch.config_checks import DeclaredObject, parse_declared
 from fleetwatch.model.limits import GLANCES_DEFAULTS, coerce_limit
 
 ENV_PREFIX = "FLEETWATCH_"
@@ -104,6 +105,8 @@ class Config:
     values: dict[str, dict[str, Any]]
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+    # Hosts and services of [[checks.hosts]] / [[checks.services]] (config_checks.py).
+    check_objects: tuple[DeclaredObject, ...] = ()
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
@@ -291,10 +294,13 @@ def load_config(
     plugins: dict[str, dict[str, Any]] = {}
     if path is None and env.get("FLEETWATCH_CONFIG"):
         path = Path(env["FLEETWATCH_CONFIG"])
+    declared: list[DeclaredObject] = []
     if path is not None:
         for section, table in _read_toml(path).items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+            if section == "checks":
+                declared += _declared_checks(table, str(path))
             for key, value in _flatten_items(section, table):
                 _merge(values, plugins, section, key, value, str(path))
     for s in SETTINGS:
@@ -306,4 +312,16 @@ def load_config(
     for (section, key), value in (flags or {}).items():
         if value is not None:
             _merge(values, plugins, section, key, value, f"--{key.replace('_', '-')}")
-    return Config(values=values, plugins=plugins, path=path)
+    return Config(values=values, plugins=plugins, path=path, check_objects=tuple(declared))
+
+
+def _declared_checks(table: dict[str, Any], origin: str) -> list[DeclaredObject]:
+    """Take the arrays of tables out of [checks]; its other keys are plain settings."""
+    declared: list[DeclaredObject] = []
+    for key in ("hosts", "services"):
+        if key in table:
+            try:
+                declared += parse_declared(key, table.pop(key), origin)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+    return declared

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fleetwatch.engine.checks import _with_state
 from fleetwatch.engine.checkstate import (
     BadStatusCode,
     CheckState,
@@ -14,6 +17,7 @@ from fleetwatch.engine.checkstate import (
     state_name,
 )
 from fleetwatch.ingest.perfdata import PerfdataError, PerfValue, parse_output, parse_perfdata
+from fleetwatch.store.checks import CheckObject
 
 
 @pytest.mark.parametrize(
@@ -173,3 +177,29 @@ def test_hard_changes_are_exactly_the_changes_of_hard_state(
         if tr.after.state_type == "HARD":
             assert tr.after.last_hard_state == tr.after.state
         state = tr.after
+
+
+def test_the_saved_state_keeps_every_field_it_does_not_change() -> None:
+    """``_with_state`` builds the object whole (for speed): a field added to ``CheckObject``
+    later must not silently fall back to its default there."""
+    fields = dataclasses.fields(CheckObject)
+    values: dict[str, object] = {}
+    for index, field in enumerate(fields):
+        kind = field.type if isinstance(field.type, str) else ""
+        values[field.name] = (
+            True if kind == "bool" else f"v{index}" if kind == "str" else 1000.0 + index
+        )
+    for name in ("id", "host_id", "max_check_attempts", "stale_state", "state", "attempt",
+                 "last_hard_state", "downtime_depth", "version"):  # fmt: skip
+        values[name] = 7
+    obj = CheckObject(**values)  # type: ignore[arg-type]
+    state = CheckState(1, "SOFT", 2, 0, 5.0, 6.0, 7.0)
+    built = _with_state(obj, state, "out", "long", "perf", acknowledged=False, stale=True,
+                        ttl=9.0, due=10.0, version=obj.version)  # fmt: skip
+    expected = dataclasses.replace(
+        obj, state=1, state_type="SOFT", attempt=2, last_hard_state=0, last_check=5.0,
+        last_state_change=6.0, last_hard_state_change=7.0, output="out", long_output="long",
+        perfdata="perf", has_been_checked=True, acknowledged=False, ack_sticky=False,
+        is_stale=True, ttl=9.0, fresh_due_at=10.0,
+    )  # fmt: skip
+    assert built == expected

@@ -29,6 +29,7 @@ from fleetwatch.store import (
     StoreUnavailable,
     open_store,
 )
+from fleetwatch.store.base import Statement, in_steps
 from fleetwatch.store.migrate import load_migrations
 from fleetwatch.store.postgres import mask_password
 
@@ -546,6 +547,28 @@ async def test_writer_refuses_when_queue_full(anyio_backend: str) -> None:
     assert apply.groups == [[1], [2, 3, 4]]
 
 
+async def test_writer_queues_related_writes_all_or_none(anyio_backend: str) -> None:
+    """A check result's writes go in together: with room for only some, none is queued."""
+    apply = Recorder()
+    apply.gate.clear()
+    writer: GroupCommitWriter[int, int] = GroupCommitWriter(
+        apply, max_batch=10, max_delay_seconds=0, max_queue=3
+    )
+    writer.start()
+    held = writer.submit(1)
+    while not apply.groups:
+        await asyncio.sleep(0)
+    first = writer.submit_all([2, 3])
+    with pytest.raises(StoreOverloaded):
+        writer.submit_all([4, 5])
+    assert writer.pending == 2
+    apply.gate.set()
+    assert await held == 10
+    assert await asyncio.gather(*first) == [20, 30]
+    await writer.close()
+    assert apply.groups == [[1], [2, 3]]
+
+
 async def test_writer_groups_up_to_max_batch(anyio_backend: str) -> None:
     apply = Recorder()
     writer: GroupCommitWriter[int, int] = GroupCommitWriter(
@@ -597,3 +620,12 @@ async def test_writer_close_commits_without_waiting_for_the_delay(anyio_backend:
     assert [f.result() for f in futures] == [0, 10, 20]
     with pytest.raises(StoreUnavailable):
         writer.submit(4)
+
+
+def test_a_group_runs_by_step_then_as_queued() -> None:
+    """Each multi-statement write keeps its own order; a group's kinds run side by side."""
+    batch = [Statement("u1", ()), Statement("r1", (), step=1), Statement("p1", (), step=2),
+             Statement("u2", ()), Statement("r2", (), step=1), Statement("other", ())]  # fmt: skip
+    assert [batch[i].sql for i in in_steps(batch)] == ["u1", "u2", "other", "r1", "r2", "p1"]
+    plain = [Statement("a", ()), Statement("b", ())]
+    assert in_steps(plain) == [0, 1]

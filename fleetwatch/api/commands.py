@@ -20,12 +20,11 @@ from urllib.parse import parse_qsl
 
 import orjson
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
+from fleetwatch.api.asgi import Receive, Scope, Send, header, send_body, send_json
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound
-from fleetwatch.api.guard import Guard
+from fleetwatch.api.guard import Guard, from_store_error
 from fleetwatch.api.shapes import handler, op5_error
 from fleetwatch.auth.authenticator import Principal
 from fleetwatch.auth.permissions import API_COMMAND, HOST_EDIT_ALL, SERVICE_EDIT_ALL
@@ -33,7 +32,7 @@ from fleetwatch.engine.checks import CheckService
 from fleetwatch.engine.checkstate import parse_status_code
 from fleetwatch.store import StoreError
 
-__all__ = ["COMMANDS", "command_app"]
+__all__ = ["COMMANDS", "Commands", "command_app"]
 
 Fields = dict[str, Any]
 _LINE_CONTINUATION = re.compile(rb"\\\r?\n")
@@ -51,31 +50,50 @@ class Command:
 
 
 class Commands:
+    """The command endpoint, a plain ASGI callable: the hot path of passive results.
+
+    It skips Starlette's request and response objects; ``Hub.app`` also calls ``handle``
+    directly for ``POST {prefix}/api/command/<COMMAND>``, past the routing and middleware
+    layers, as it does for ``/api/4`` (the route in ``command_app`` stays for the rest).
+    """
+
     def __init__(self, guard: Guard, checks: CheckService) -> None:
         self.guard = guard
         self.checks = checks
 
-    async def command(self, request: Request) -> Response:
-        name = request.path_params["command"]
-        principal = await self.guard.require(request, API_COMMAND)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.handle(scope, receive, send, scope["path_params"]["command"])
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        try:
+            await self._run(scope, receive, name)
+        except (ApiError, StoreError, ValueError) as exc:
+            status, body, headers = op5_error(from_store_error(exc))
+            await send_json(send, status, body, headers=headers)
+            return
+        await send_body(send, 200, b'{"result":"Successfully submitted ' + name.encode() + b'"}')
+
+    async def _run(self, scope: Scope, receive: Receive, name: str) -> None:
+        principal = await self.guard.scope_principal(scope)
+        if not principal.can(API_COMMAND):
+            raise Forbidden(API_COMMAND)
         command = COMMANDS.get(name)
         if command is None:
             raise NotFound(f"unknown command {name!r}; known: {', '.join(sorted(COMMANDS))}")
         if not principal.can(command.permission):
             raise Forbidden(command.permission)
-        await command.run(self, await self._fields(request), principal)
-        body = b'{"result":"Successfully submitted ' + name.encode() + b'"}'
-        return Response(body, media_type="application/json")
+        await command.run(self, await self._fields(scope, receive), principal)
 
-    async def _fields(self, request: Request) -> Fields:
+    async def _fields(self, scope: Scope, receive: Receive) -> Fields:
         """A JSON object or a form, like ``Guard.fields``, and one courtesy for the OP5 guide's
         curl command: its JSON is split over lines inside single quotes, so the shell passes
         each line-ending backslash on. A backslash before a line break cannot be valid JSON
         (a JSON string holds no raw line break), so dropping those pairs changes no valid body.
         """
-        body = await self.guard.body(request)
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind == "application/x-www-form-urlencoded":
+        body = await self.guard.read_body(receive)
+        raw_kind = header(scope, b"content-type") or b""
+        kind = raw_kind.split(b";")[0].strip().lower()
+        if kind == b"application/x-www-form-urlencoded":
             fields: Fields = {}
             for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
                 fields[key] = value
@@ -257,10 +275,9 @@ def _flag(fields: Fields, name: str, *, default: bool = False) -> bool:
     raise BadRequest(f"{name} must be true or false (or 1 or 0), not {value!r}")
 
 
-def command_app(guard: Guard, checks: CheckService) -> Starlette:
+def command_app(api: Commands) -> Starlette:
     """The OP5 command API, to be mounted at ``{prefix}/api/command``."""
-    api = Commands(guard, checks)
-    routes = [Route("/{command}", api.command, methods=["POST"])]
+    routes = [Route("/{command}", api, methods=["POST"])]
     render = handler(op5_error)
     return Starlette(
         routes=routes,

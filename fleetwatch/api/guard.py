@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
+from fleetwatch.api.asgi import Receive, Scope
 from fleetwatch.api.errors import (
     ApiError,
     BadRequest,
@@ -50,7 +51,13 @@ class Guard:
 
     async def principal(self, request: Request) -> Principal:
         """The request's principal; ``Unauthorized`` without one."""
-        principal = await self.auth.resolve(request.scope["headers"], address_of(request))
+        return await self.scope_principal(request.scope)
+
+    async def scope_principal(self, scope: Scope) -> Principal:
+        """``principal`` for a plain ASGI endpoint (no ``Request`` built)."""
+        client = scope.get("client")
+        address = client[0] if client else "unknown"
+        principal = await self.auth.resolve(scope["headers"], address)
         if principal is None:
             raise Unauthorized("authentication required")
         return principal
@@ -94,6 +101,22 @@ class Guard:
                 raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+    async def read_body(self, receive: Receive) -> bytes:
+        """``body`` for a plain ASGI endpoint, read straight from ``receive``."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk: bytes = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def actor(principal: Principal, request: Request) -> Actor:

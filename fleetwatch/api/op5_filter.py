@@ -6,6 +6,12 @@ parentheses. Operators: ``=`` ``!=`` ``<`` ``<=`` ``>`` ``>=``, ``~`` (regular e
 ``~~`` (case-insensitive regular expression), ``!~``/``!~~`` (their negations) and ``=~``
 (case-insensitive equality). Values are double-quoted strings or numbers. A part that cannot
 be understood raises ``FilterError`` naming it.
+
+Besides its Python predicate, a filter carries ``where``, a store ``Condition`` for what SQL can
+decide (comparisons of the columns in ``pushable``), and ``exact``, whether ``where`` says it
+all. Where it does not, ``where`` still narrows the rows: an ``and`` keeps the parts SQL can
+decide, an ``or`` needs a condition on every side, a ``not`` an exact inner part; the predicate
+then decides the rest.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from fleetwatch.store.checks import AllOf, AnyOf, Compare, Condition, Not
+
 __all__ = ["Filter", "FilterError", "Predicate", "parse_filter"]
 
 Row = Mapping[str, Any]
 Predicate = Callable[[Row], bool]
+# A filter column SQL can compare: (the store's column, whether it holds numbers).
+Pushable = Mapping[str, tuple[str, bool]]
 
 
 class FilterError(ValueError):
@@ -30,6 +40,15 @@ class FilterError(ValueError):
 class Filter:
     table: str
     predicate: Predicate
+    where: Condition | None = None  # None: no narrowing (every row of the table)
+    exact: bool = True  # where (or its absence) decides alone; the predicate adds nothing
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    predicate: Predicate
+    where: Condition | None
+    exact: bool
 
 
 _TOKEN = re.compile(
@@ -45,8 +64,13 @@ _TABLE = re.compile(r"^\s*\[\s*(?P<table>\w+)\s*\]\s*(?P<rest>.*)$", re.DOTALL)
 TABLES = ("hosts", "services")
 
 
-def parse_filter(text: str, columns: Mapping[str, frozenset[str]]) -> Filter:
-    """Parse a filter; ``columns`` names each table's known columns."""
+def parse_filter(
+    text: str,
+    columns: Mapping[str, frozenset[str]],
+    pushable: Mapping[str, Pushable] | None = None,
+) -> Filter:
+    """Parse a filter; ``columns`` names each table's known columns, ``pushable`` (by table)
+    those SQL can compare."""
     match = _TABLE.match(text)
     if match is None:
         raise FilterError("a filter starts with its table in brackets, e.g. [services]")
@@ -58,11 +82,11 @@ def parse_filter(text: str, columns: Mapping[str, frozenset[str]]) -> Filter:
         return Filter(table, lambda _: True)
     if not tokens:
         raise FilterError("an empty filter: write 'all' for every object")
-    parser = _Parser(tokens, columns[table], table)
-    predicate = parser.expression()
+    parser = _Parser(tokens, columns[table], table, (pushable or {}).get(table, {}))
+    part = parser.expression()
     if parser.position < len(tokens):
         raise FilterError(f"unexpected {tokens[parser.position][1]!r}")
-    return Filter(table, predicate)
+    return Filter(table, part.predicate, part.where, part.exact and part.where is not None)
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -97,10 +121,13 @@ _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]], known: frozenset[str], table: str) -> None:
+    def __init__(
+        self, tokens: list[tuple[str, str]], known: frozenset[str], table: str, pushable: Pushable
+    ) -> None:
         self.tokens = tokens
         self.known = known
         self.table = table
+        self.pushable = pushable
         self.position = 0
 
     def _peek(self) -> tuple[str, str] | None:
@@ -120,22 +147,35 @@ class _Parser:
             return True
         return False
 
-    def expression(self) -> Predicate:
+    def expression(self) -> _Part:
         terms = [self._conjunction()]
         while self._keyword("or"):
             terms.append(self._conjunction())
-        return terms[0] if len(terms) == 1 else lambda row: any(t(row) for t in terms)
+        if len(terms) == 1:
+            return terms[0]
+        predicates = [t.predicate for t in terms]
+        wheres = [t.where for t in terms if t.where is not None]
+        where = AnyOf(tuple(wheres)) if len(wheres) == len(terms) else None
+        exact = where is not None and all(t.exact for t in terms)
+        return _Part(lambda row: any(p(row) for p in predicates), where, exact)
 
-    def _conjunction(self) -> Predicate:
+    def _conjunction(self) -> _Part:
         terms = [self._unary()]
         while self._keyword("and"):
             terms.append(self._unary())
-        return terms[0] if len(terms) == 1 else lambda row: all(t(row) for t in terms)
+        if len(terms) == 1:
+            return terms[0]
+        predicates = [t.predicate for t in terms]
+        wheres = [t.where for t in terms if t.where is not None]
+        where = None if not wheres else wheres[0] if len(wheres) == 1 else AllOf(tuple(wheres))
+        exact = all(t.exact for t in terms)
+        return _Part(lambda row: all(p(row) for p in predicates), where, exact)
 
-    def _unary(self) -> Predicate:
+    def _unary(self) -> _Part:
         if self._keyword("not"):
             inner = self._unary()
-            return lambda row: not inner(row)
+            where = Not(inner.where) if inner.exact and inner.where is not None else None
+            return _Part(lambda row: not inner.predicate(row), where, where is not None)
         token = self._peek()
         if token == ("paren", "("):
             self.position += 1
@@ -145,7 +185,7 @@ class _Parser:
             return inner
         return self._comparison()
 
-    def _comparison(self) -> Predicate:
+    def _comparison(self) -> _Part:
         kind, column = self._next("a column")
         if kind != "word":
             raise FilterError(f"expected a column, not {column!r}")
@@ -167,7 +207,19 @@ class _Parser:
                 ) from None
         else:
             raise FilterError(f"expected a value after {column} {op}, not {raw!r}")
-        return _compare(column, op, value)
+        where = self._where(column, op, value)
+        return _Part(_compare(column, op, value), where, where is not None)
+
+    def _where(self, column: str, op: str, value: Any) -> Compare | None:
+        """The comparison for SQL, where it gives what the predicate gives on every row."""
+        if column not in self.pushable:
+            return None
+        stored, numbers = self.pushable[column]
+        if numbers and isinstance(value, float) and op in _ORDERING.keys() | {"=", "!="}:
+            return Compare(stored, op, value)
+        if not numbers and isinstance(value, str) and op in ("=", "!="):
+            return Compare(stored, op, value)
+        return None  # text order (collations), regular expressions, mixed types: Python
 
 
 def _compare(column: str, op: str, value: Any) -> Predicate:

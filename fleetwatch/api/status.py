@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound
 from fleetwatch.api.guard import Guard
-from fleetwatch.api.op5_filter import FilterError, parse_filter
+from fleetwatch.api.op5_filter import Filter, FilterError, parse_filter
 from fleetwatch.api.shapes import handler, op5_error
 from fleetwatch.auth.permissions import HOST_VIEW_ALL, SERVICE_VIEW_ALL
 from fleetwatch.store import Store, StoreError
@@ -43,6 +43,27 @@ COLUMNS = {
     "services": frozenset(("description", "host.name", *_COMMON)),
 }
 VIEW = {"hosts": HOST_VIEW_ALL, "services": SERVICE_VIEW_ALL}
+# Filter columns the store can compare in SQL: (its column, whether a number). The times are
+# left to Python: the API shows them as whole seconds.
+_NUMBERS = {
+    "state": "state", "current_attempt": "attempt", "max_check_attempts": "max_check_attempts",
+    "last_hard_state": "last_hard_state", "acknowledged": "acknowledged",
+    "scheduled_downtime_depth": "downtime_depth", "check_freshness": "check_freshness",
+    "freshness_threshold": "freshness_threshold", "is_stale": "is_stale",
+    "has_been_checked": "has_been_checked", "accept_passive_checks": "passive_checks_enabled",
+    "stale_state": "stale_state",
+}  # fmt: skip
+_TEXTS = {"plugin_output": "output", "long_plugin_output": "long_output",
+          "perf_data": "perfdata", "notes": "notes"}  # fmt: skip
+_PUSHABLE_COMMON = {
+    **{name: (column, True) for name, column in _NUMBERS.items()},
+    **{name: (column, False) for name, column in _TEXTS.items()},
+}
+PUSHABLE = {
+    "hosts": {**_PUSHABLE_COMMON, "name": ("host_name", False)},
+    "services": {**_PUSHABLE_COMMON, "host.name": ("host_name", False),
+                 "description": ("service_description", False)},
+}  # fmt: skip
 MAX_LIMIT = 10_000
 
 
@@ -113,34 +134,55 @@ class Status:
             raise NotFound(f"service {service!r} on host {host!r} does not exist")
         return JSONResponse(nested(object_row(obj)))
 
-    async def _matching(self, request: Request) -> tuple[str, list[dict[str, Any]]]:
+    async def _parsed(self, request: Request) -> Filter:
         principal = await self.guard.principal(request)
         query = request.query_params.get("query")
         if not query:
             raise BadRequest("query is required, e.g. query=[services] state != 0")
         try:
-            parsed = parse_filter(query, COLUMNS)
+            parsed = parse_filter(query, COLUMNS, PUSHABLE)
         except FilterError as exc:
             raise BadRequest(f"filter not understood: {exc}") from None
         if not principal.can(VIEW[parsed.table]):
             raise Forbidden(VIEW[parsed.table])
-        kind: ObjectKind = "host" if parsed.table == "hosts" else "service"
-        rows = [object_row(obj) for obj in await self.store.list_check_objects(kind)]
-        return parsed.table, [row for row in rows if parsed.predicate(row)]
+        return parsed
+
+    async def _rows(self, parsed: Filter) -> list[dict[str, Any]]:
+        """Every matching row: SQL narrows (or decides), the predicate decides the rest."""
+        objects = await self.store.select_check_objects(_KIND[parsed.table], parsed.where)
+        rows = [object_row(obj) for obj in objects]
+        return rows if parsed.exact else [row for row in rows if parsed.predicate(row)]
 
     async def query(self, request: Request) -> Response:
-        table, rows = await self._matching(request)
+        parsed = await self._parsed(request)
+        table = parsed.table
         params = request.query_params
         columns = _columns(params.get("columns"), table)
-        for key, descending in reversed(_sort(params.get("sort"), table)):
-            rows.sort(key=_by(key), reverse=descending)
+        order = _sort(params.get("sort"), table)
         offset = _count(params.get("offset"), "offset", 0)
         limit = _count(params.get("limit"), "limit", MAX_LIMIT)
+        if parsed.exact and all(key in _NUMBERS for key, _ in order):
+            # All in SQL: only the page asked for is read.
+            sql_order = [(_NUMBERS[key], descending) for key, descending in order]
+            objects = await self.store.select_check_objects(
+                _KIND[table], parsed.where, order=sql_order, limit=limit, offset=offset
+            )
+            return JSONResponse([nested(object_row(obj), columns) for obj in objects])
+        rows = await self._rows(parsed)
+        for key, descending in reversed(order):
+            rows.sort(key=_by(key), reverse=descending)
         return JSONResponse([nested(row, columns) for row in rows[offset : offset + limit]])
 
     async def count(self, request: Request) -> Response:
-        _, rows = await self._matching(request)
-        return JSONResponse({"count": len(rows)})
+        parsed = await self._parsed(request)
+        if parsed.exact:
+            return JSONResponse(
+                {"count": await self.store.count_check_objects(_KIND[parsed.table], parsed.where)}
+            )
+        return JSONResponse({"count": len(await self._rows(parsed))})
+
+
+_KIND: dict[str, ObjectKind] = {"hosts": "host", "services": "service"}
 
 
 def _by(key: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:

@@ -29,6 +29,7 @@ __all__ = [
     "encode_json",
     "event_from_row",
     "event_params",
+    "in_steps",
     "snapshot_columns",
     "snapshot_from_row",
     "snapshot_hostname",
@@ -95,11 +96,25 @@ class Statement:
 
     Its result is the new row's id when ``returns_id`` (the SQL ends in ``RETURNING id``),
     otherwise the number of rows it changed.
+
+    A group runs its statements by ``step``, then in the order they were queued. A write made of
+    several statements queued together (a check result: its state, its history row, its
+    perfdata) numbers them 0, 1, 2...: each still runs after its own earlier steps, and the
+    group's statements of one kind run side by side, which PostgreSQL sends in one
+    ``executemany`` instead of one per result.
     """
 
     sql: str
     params: Sequence[object] | Mapping[str, object]
     returns_id: bool = False
+    step: int = 0
+
+
+def in_steps(batch: Sequence[Statement]) -> list[int]:
+    """The order to run ``batch`` in (indexes into it): by ``step``, then as queued."""
+    if all(statement.step == 0 for statement in batch):
+        return list(range(len(batch)))
+    return sorted(range(len(batch)), key=lambda index: batch[index].step)
 
 
 class Store(IdentityStore, CheckStore, Protocol):

@@ -14,11 +14,18 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 __all__ = [
+    "FILTER_NUMBERS",
+    "FILTER_TEXTS",
     "AckRecord",
+    "AllOf",
+    "AnyOf",
     "CheckObject",
     "CheckResultRecord",
     "CheckStore",
+    "Compare",
+    "Condition",
     "DowntimeRecord",
+    "Not",
     "ObjectKind",
     "PerfPoint",
 ]
@@ -133,6 +140,46 @@ class DowntimeRecord:
     next_at: float | None
 
 
+# Columns a ``Condition`` may compare (and ``order`` sort by: the numbers): not null on both
+# backends, so SQL's comparisons agree with Python's on every row.
+FILTER_NUMBERS = frozenset({
+    "state", "attempt", "max_check_attempts", "last_hard_state", "acknowledged",
+    "downtime_depth", "check_freshness", "freshness_threshold", "is_stale", "has_been_checked",
+    "passive_checks_enabled", "stale_state",
+})  # fmt: skip
+FILTER_TEXTS = frozenset({
+    "host_name", "service_description", "output", "long_output", "perfdata", "notes",
+})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``column op value``: a number column with ``= != < <= > >=`` and a number, or a text
+    column with ``=`` or ``!=`` and a string (text order depends on the database's collation)."""
+
+    column: str
+    op: str
+    value: float | str
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    terms: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    terms: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    term: Condition
+
+
+Condition = Compare | AllOf | AnyOf | Not
+
+
 class CheckStore(Protocol):
     """Check objects and their history. Taken names raise ``Conflict``."""
 
@@ -157,12 +204,45 @@ class CheckStore(Protocol):
         self, host_name: str, service_description: str = ""
     ) -> CheckObject | None: ...
 
+    async def configure_check_object(
+        self,
+        host_name: str,
+        service_description: str = "",
+        *,
+        freshness_threshold: float | None,
+        max_check_attempts: int,
+        stale_state: int,
+        stale_output: str,
+        notes: str,
+    ) -> bool:
+        """Change an object's configuration, keeping its state; False if there is none.
+
+        A ``freshness_threshold`` turns ``check_freshness`` on (None turns it off) and moves the
+        freshness deadline to the last result (or now) plus the threshold, unless the object is
+        already stale or a result's ``ttl`` sets the deadline."""
+
     async def check_object_by_id(self, object_id: int) -> CheckObject | None: ...
 
     async def list_check_objects(
         self, kind: ObjectKind | None = None, *, host_name: str | None = None
     ) -> list[CheckObject]:
         """By host name, then service description."""
+
+    async def select_check_objects(
+        self,
+        kind: ObjectKind,
+        where: Condition | None = None,
+        *,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CheckObject]:
+        """Objects of ``kind`` matching ``where``, sorted by ``order`` (number columns, True for
+        descending), then by host name and service description; ``ValueError`` for a column or
+        operator a ``Condition`` does not allow."""
+
+    async def count_check_objects(self, kind: ObjectKind, where: Condition | None = None) -> int:
+        """How many objects of ``kind`` match ``where``."""
 
     async def remove_check_object(self, host_name: str, service_description: str = "") -> bool:
         """Remove an object with its history (a host with its services); False if none."""

@@ -8,15 +8,24 @@ together, so they join one group commit, and the caller is answered once they ar
 from __future__ import annotations
 
 import asyncio
+import itertools
+import os
 import secrets
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from .base import Statement
 from .checks import (
+    FILTER_NUMBERS,
+    FILTER_TEXTS,
+    AllOf,
     CheckObject,
     CheckResultRecord,
+    Compare,
+    Condition,
     DowntimeRecord,
+    Not,
     ObjectKind,
     PerfPoint,
 )
@@ -43,6 +52,7 @@ _SAVE_STATE = (
     " acknowledged = ?, ack_sticky = ?, is_stale = ?, ttl = ?, fresh_due_at = ?,"
     " version = version + 1, saved_by = ? WHERE id = ? AND version = ?"
 )
+_SAVE_STATE_IF_DUE = _SAVE_STATE + " AND fresh_due_at = ?"
 # Written in the same group right after the state, and only if that state was saved: the
 # row then carries this save's own token. Nullable numbers are cast, so PostgreSQL
 # knows their type in a SELECT list (SQLite reads DOUBLE PRECISION as REAL).
@@ -63,6 +73,32 @@ _DOWNTIMES = (
 )
 
 
+_NUMBER_OPS = {"=", "!=", "<", "<=", ">", ">="}
+
+
+def _condition(where: Condition | None) -> tuple[str, list[object]]:
+    """``where`` as SQL over whitelisted column names, its values as parameters."""
+    if where is None:
+        return "1 = 1", []
+    if isinstance(where, Compare):
+        numbers = where.column in FILTER_NUMBERS and isinstance(where.value, float)
+        texts = where.column in FILTER_TEXTS and isinstance(where.value, str)
+        if not (numbers and where.op in _NUMBER_OPS) and not (texts and where.op in ("=", "!=")):
+            raise ValueError(f"cannot compare {where.column} {where.op} {where.value!r} in SQL")
+        op = "<>" if where.op == "!=" else where.op
+        # A number is cast, so PostgreSQL compares an integer column with a float parameter.
+        value = "CAST(? AS DOUBLE PRECISION)" if numbers else "?"
+        return f"{where.column} {op} {value}", [where.value]
+    if isinstance(where, Not):
+        inner, params = _condition(where.term)
+        return f"NOT ({inner})", params
+    joiner = " AND " if isinstance(where, AllOf) else " OR "
+    parts = [_condition(term) for term in where.terms]
+    if not parts:
+        return ("1 = 1" if isinstance(where, AllOf) else "1 = 0"), []
+    return joiner.join(f"({sql})" for sql, _ in parts), [p for _, ps in parts for p in ps]
+
+
 def object_from_row(row: Row) -> CheckObject:
     values = list(row)
     for index in _BOOLEAN_COLUMNS:
@@ -74,6 +110,13 @@ def downtime_from_row(row: Row) -> DowntimeRecord:
     values = list(row)
     values[6] = bool(values[6])
     return DowntimeRecord(*values)
+
+
+# A save's token must differ from every other save's, in this process and in any other hub on
+# the same database: a random prefix, the process id (a forked child shares the prefix) and a
+# counter, cheaper than fresh randomness per save.
+_TOKEN_PREFIX = secrets.token_hex(6)
+_TOKEN_COUNTER = itertools.count()
 
 
 class CheckSQL(IdentitySQL):
@@ -130,6 +173,35 @@ class CheckSQL(IdentitySQL):
         rows = await self._select(sql, (host_name, service_description))
         return object_from_row(rows[0]) if rows else None
 
+    async def configure_check_object(
+        self,
+        host_name: str,
+        service_description: str = "",
+        *,
+        freshness_threshold: float | None,
+        max_check_attempts: int,
+        stale_state: int,
+        stale_output: str,
+        notes: str,
+    ) -> bool:
+        if freshness_threshold is not None and freshness_threshold <= 0:
+            raise ValueError("the freshness threshold must be a positive number of seconds")
+        if max_check_attempts < 1:
+            raise ValueError("max_check_attempts must be at least 1")
+        fresh = freshness_threshold is not None
+        threshold = freshness_threshold or 0.0
+        sql = (
+            "UPDATE check_objects SET check_freshness = ?, freshness_threshold = ?,"
+            " max_check_attempts = ?, stale_state = ?, stale_output = ?, notes = ?,"
+            " fresh_due_at = CASE WHEN ttl IS NOT NULL THEN fresh_due_at"
+            " WHEN ? = 0 OR is_stale = 1 THEN CAST(NULL AS DOUBLE PRECISION)"
+            " ELSE coalesce(last_check, ?) + ? END,"
+            " version = version + 1 WHERE host_name = ? AND service_description = ?"
+        )
+        params = (int(fresh), threshold, max_check_attempts, stale_state, stale_output, notes,
+                  int(fresh), time.time(), threshold, host_name, service_description)  # fmt: skip
+        return await self._change(sql, params) > 0
+
     async def check_object_by_id(self, object_id: int) -> CheckObject | None:
         rows = await self._select(f"{_OBJECTS} WHERE id = ?", (object_id,))
         return object_from_row(rows[0]) if rows else None
@@ -146,6 +218,39 @@ class CheckSQL(IdentitySQL):
         rows = await self._select(sql, (kind, kind, host_name, host_name))
         return [object_from_row(row) for row in rows]
 
+    async def select_check_objects(
+        self,
+        kind: ObjectKind,
+        where: Condition | None = None,
+        *,
+        order: Sequence[tuple[str, bool]] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[CheckObject]:
+        condition, params = _condition(where)
+        keys = []
+        for column, descending in order:
+            if column not in FILTER_NUMBERS:
+                raise ValueError(f"cannot sort by {column!r} in SQL")
+            keys.append(f"{column} DESC" if descending else column)
+        keys += ["host_name", "service_description"]
+        # Column names come from the FILTER_* whitelists, values are parameters.
+        sql = f"{_OBJECTS} WHERE kind = ? AND ({condition}) ORDER BY {', '.join(keys)}"
+        values: list[object] = [kind, *params]
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            values += [max(limit, 0), max(offset, 0)]
+        elif offset:
+            raise ValueError("an offset needs a limit")
+        return [object_from_row(row) for row in await self._select(sql, values)]
+
+    async def count_check_objects(self, kind: ObjectKind, where: Condition | None = None) -> int:
+        condition, params = _condition(where)
+        # Column names come from the FILTER_* whitelists, values are parameters.
+        sql = f"SELECT count(*) FROM check_objects WHERE kind = ? AND ({condition})"  # noqa: S608
+        rows = await self._select(sql, [kind, *params])
+        return int(rows[0][0])
+
     async def remove_check_object(self, host_name: str, service_description: str = "") -> bool:
         sql = "DELETE FROM check_objects WHERE host_name = ? AND service_description = ?"
         return await self._change(sql, (host_name, service_description)) > 0
@@ -158,7 +263,7 @@ class CheckSQL(IdentitySQL):
         *,
         only_if_due_at: float | None = None,
     ) -> bool:
-        token = secrets.token_hex(8)
+        token = f"{_TOKEN_PREFIX}{os.getpid():x}.{next(_TOKEN_COUNTER):x}"
         state = (
             after.state, after.state_type, after.attempt, after.output, after.long_output,
             after.perfdata, int(after.has_been_checked), after.last_check,
@@ -176,15 +281,18 @@ class CheckSQL(IdentitySQL):
              p.min, p.max, after.id, token)
             for p in points
         ]  # fmt: skip
-        save: tuple[str, Sequence[object]] = (_SAVE_STATE, state)
+        save, saved_params = _SAVE_STATE, tuple[object, ...](state)
         if only_if_due_at is not None:
-            save = (_SAVE_STATE + " AND fresh_due_at = ?", (*state, only_if_due_at))
-        # Queued in one go, so the three kinds of write join the same group commit.
-        saved, *_ = await asyncio.gather(
-            self._change(*save),
-            self._change(_INSERT_RESULT, history),
-            *(self._change(_INSERT_POINT, value) for value in values),
-        )
+            save, saved_params = _SAVE_STATE_IF_DUE, (*state, only_if_due_at)
+        sql = self._sql
+        # Queued in one go, so the three kinds of write join the same group commit; in steps,
+        # so a group runs every result's state first, then every history row, then the points.
+        futures = self._queue_all([
+            Statement(sql(save), saved_params),
+            Statement(sql(_INSERT_RESULT), history, step=1),
+            *(Statement(sql(_INSERT_POINT), value, step=2) for value in values),
+        ])  # fmt: skip
+        saved, *_ = await asyncio.gather(*futures)
         return saved > 0
 
     async def check_results(self, object_id: int, *, limit: int = 100) -> list[CheckResultRecord]:

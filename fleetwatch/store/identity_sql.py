@@ -7,6 +7,7 @@ Writes go through the backend's group-commit writer like every other write.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -59,6 +60,10 @@ class IdentitySQL:
     _returning_id: ClassVar[bool] = False
 
     async def _write(self, statement: Statement) -> int:
+        raise NotImplementedError
+
+    def _queue_all(self, statements: Sequence[Statement]) -> list[asyncio.Future[int]]:
+        """Queue writes together (all or none); a future each, resolved once committed."""
         raise NotImplementedError
 
     async def _rows(self, sql: str, params: Params) -> list[Row]:

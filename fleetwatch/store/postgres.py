@@ -7,6 +7,7 @@ connection fails its group with ``StoreUnavailable`` and is replaced when the ne
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import time
@@ -26,6 +27,7 @@ from .base import (
     SystemRecord,
     event_from_row,
     event_params,
+    in_steps,
     snapshot_columns,
     snapshot_from_row,
     system_from_row,
@@ -312,6 +314,11 @@ class PostgresStore(CheckSQL):
             raise StoreUnavailable(f"{self.url} is not open")
         return await self._writer.submit(statement)
 
+    def _queue_all(self, statements: Sequence[Statement]) -> list[asyncio.Future[int]]:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        return self._writer.submit_all(statements)
+
     async def _rows(self, sql: str, params: Params) -> list[Row]:
         if self._pool is None:
             raise StoreUnavailable(f"{self.url} is not open")
@@ -362,7 +369,10 @@ class PostgresStore(CheckSQL):
     async def _apply(self, batch: Sequence[Statement]) -> list[int]:
         try:
             conn = await self._writer_connection()
-            async with conn.transaction():
+            # One pipeline for the whole group: a group that mixes statements (a check result's
+            # update and inserts, interleaved result by result) is many short runs of the same
+            # SQL, and each run's executemany would otherwise wait for its own round trip.
+            async with conn.transaction(), conn.pipeline():
                 return await _execute(conn, batch)
         except psycopg.Error as exc:
             error = self._translate(exc)
@@ -392,23 +402,24 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
 
 
 async def _execute(conn: psycopg.AsyncConnection[Row], batch: Sequence[Statement]) -> list[int]:
-    """Run a group's statements, one ``executemany`` per run of the same SQL.
+    """Run a group's statements (by ``step``), one ``executemany`` per run of the same SQL.
 
     ``executemany`` pipelines its statements (one round trip, prepared once) and keeps one
     result set per statement, so each caller still gets its own id or row count.
     """
-    results: list[int] = []
-    for sql, run in itertools.groupby(batch, key=lambda statement: statement.sql):
-        statements = list(run)
+    order = in_steps(batch)
+    results = [0] * len(batch)
+    for sql, run in itertools.groupby(order, key=lambda index: batch[index].sql):
+        indexes = list(run)
         cursor = conn.cursor()
-        await cursor.executemany(sql, [st.params for st in statements], returning=True)
-        for statement in statements:
-            if statement.returns_id:
+        await cursor.executemany(sql, [batch[i].params for i in indexes], returning=True)
+        for index in indexes:
+            if batch[index].returns_id:
                 row = await cursor.fetchone()
                 assert row is not None
-                results.append(int(row[0]))
+                results[index] = int(row[0])
             else:
-                results.append(cursor.rowcount)
+                results[index] = cursor.rowcount
             cursor.nextset()
     return results
 

@@ -27,6 +27,7 @@ from .base import (
     SystemRecord,
     event_from_row,
     event_params,
+    in_steps,
     snapshot_columns,
     snapshot_from_row,
     system_from_row,
@@ -361,6 +362,11 @@ class SQLiteStore(CheckSQL):
             raise StoreUnavailable(f"{self.url} is not open")
         return await self._writer.submit(statement)
 
+    def _queue_all(self, statements: Sequence[Statement]) -> list[asyncio.Future[int]]:
+        if self._writer is None:
+            raise StoreUnavailable(f"{self.url} is not open")
+        return self._writer.submit_all(statements)
+
     async def _rows(self, sql: str, params: Params) -> list[Row]:
         return await self._read(sql, params, _as_is)
 
@@ -457,7 +463,9 @@ class SQLiteStore(CheckSQL):
             raise StoreUnavailable(f"{self.url} is not open")
         try:
             conn.execute("BEGIN IMMEDIATE")
-            results = [_run(conn, statement) for statement in batch]
+            results = [0] * len(batch)
+            for index in in_steps(batch):
+                results[index] = _run(conn, batch[index])
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:

@@ -89,6 +89,17 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
             self._wakeup.set()
         return future
 
+    def submit_all(self, ops: Sequence[OpT]) -> list[asyncio.Future[ResultT]]:
+        """Queue ``ops`` together, all or none (a full queue refuses them all), one future each.
+
+        Futures, not coroutines: a caller that gathers them creates no task per write.
+        """
+        if len(self._pending) + len(ops) > self._max_queue:
+            raise StoreOverloaded(
+                f"write queue full ({self._max_queue} pending writes)", retry_after=1.0
+            )
+        return [self.submit(op) for op in ops]
+
     async def close(self) -> None:
         """Refuse new writes, commit every write already accepted, then stop."""
         self._closing = True
