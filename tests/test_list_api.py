@@ -4,6 +4,8 @@ endpoints, their parameters, their errors, their permissions and /api/v1/statist
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -337,3 +339,17 @@ async def test_openapi_describes_the_list_parameters(client: httpx.AsyncClient) 
     record = schema["properties"]["statistics"]["items"]["properties"]
     assert record["createdAt"] == {"type": "string", "format": "date-time"}
     assert record["_id"] == {"type": "string"}
+
+
+async def test_the_hubs_own_snapshots_are_records_too(client: httpx.AsyncClient, hub: Hub) -> None:
+    for _ in range(2):  # two collections, so rates and CPU percentages are real
+        hub.live.publish(hub.live.gather())
+    assert await hub.recorder.record() is not None
+    auth = await _login(client, hub, "ann", "readonly")
+    body = await _list(client, auth, query={"source": "local"})
+    assert body["total"] == 1
+    record = body["statistics"][0]
+    assert record["hostname"] == socket.gethostname()
+    assert record["summary"]["cpu_num"] == os.cpu_count()
+    assert 0 <= record["summary"]["mem_percent"] <= 100
+    assert {"cpu", "mem"} <= set(record)  # its Glances-shaped stats, as stored
