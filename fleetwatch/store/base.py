@@ -16,6 +16,7 @@ import orjson
 
 from .checks import CheckStore
 from .identity import IdentityStore
+from .rollups import RollupStore
 
 __all__ = [
     "EventRecord",
@@ -98,7 +99,7 @@ class Statement:
     returns_id: bool = False
 
 
-class Store(IdentityStore, CheckStore, Protocol):
+class Store(IdentityStore, CheckStore, RollupStore, Protocol):
     """What the rest of Fleetwatch may ask of storage. Every write goes through the writer.
 
     Writes raise ``StoreOverloaded`` when the writer queue is full and ``StoreUnavailable`` when

@@ -33,6 +33,7 @@ from .base import (
 from .checks_sql import CheckSQL
 from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
 from .migrate import migrate_postgres
+from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
 
 __all__ = ["PostgresStore", "mask_password"]
@@ -102,7 +103,7 @@ _DELETE_EVENTS = (
 )
 
 
-class PostgresStore(CheckSQL):
+class PostgresStore(RollupSQL, CheckSQL):
     """A ``Store`` in a PostgreSQL database; ``url`` is a ``postgresql://`` connection URL."""
 
     _placeholder = "%s"

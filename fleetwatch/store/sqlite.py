@@ -34,6 +34,7 @@ from .base import (
 from .checks_sql import CheckSQL
 from .errors import Conflict, MigrationError, NotFound, StoreError, StoreUnavailable
 from .migrate import migrate_sqlite
+from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
 
 __all__ = ["SQLiteStore"]
@@ -109,7 +110,7 @@ _DELETE_EVENTS = (
 )
 
 
-class SQLiteStore(CheckSQL):
+class SQLiteStore(RollupSQL, CheckSQL):
     """A ``Store`` in one SQLite file; several processes may open the same file."""
 
     def __init__(
