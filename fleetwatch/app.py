@@ -25,6 +25,7 @@ from fleetwatch.api.external import external_app
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
+from fleetwatch.api.history_range import HistoryReader, Retention
 from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
 from fleetwatch.api.status import filter_app, status_app
@@ -41,12 +42,14 @@ from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
 from fleetwatch.engine.bus import EventBus
 from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.downsample import DownsampleJob
 from fleetwatch.engine.freshness import FreshnessScheduler
 from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.retention import RetentionJob
 from fleetwatch.engine.service import AlertService, SystemAlerts
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
+from fleetwatch.model.rollup import HOUR, MINUTE
 from fleetwatch.store import Store, SystemRecord, open_store
 from fleetwatch.web import web_routes
 
@@ -91,6 +94,7 @@ class Hub:
     bus: EventBus = field(default_factory=EventBus)
     recorder: LocalRecorder | None = None
     retention: RetentionJob | None = None
+    downsample: DownsampleJob | None = None
     checks: CheckService | None = None
     freshness: FreshnessScheduler | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -172,6 +176,10 @@ class Hub:
             self._tasks.append(
                 asyncio.create_task(self.retention.run(self._stop), name="retention")
             )
+        if self.downsample is not None:
+            self._tasks.append(
+                asyncio.create_task(self.downsample.run(self._stop), name="downsample")
+            )
         if self.recorder is not None and self.recorder.interval > 0:
             self._tasks.append(asyncio.create_task(self.recorder.run(self._stop), name="recorder"))
         if self.staleness is not None:
@@ -223,7 +231,15 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     staleness = StalenessWatcher(store)
     bus = EventBus()
     fleet = Fleet(guard, store, staleness)
-    retention = RetentionJob(store, float(config.get("storage", "retention_days")))
+    kept = Retention(
+        raw_days=float(config.get("storage", "retention_days")),
+        minute_days=float(config.get("storage", "rollup_minute_days")),
+        hour_days=float(config.get("storage", "rollup_hour_days")),
+        history_size=int(config.get("collector", "history_size")),
+    )
+    rollup_days = {MINUTE: kept.minute_days, HOUR: kept.hour_days}
+    retention = RetentionJob(store, kept.raw_days, rollup_days=rollup_days)
+    downsample = DownsampleJob(store, live.specs, first_days=kept.minute_days)
     recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
     checks.listeners.append(bus.publish)
@@ -246,7 +262,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     site = Starlette(routes=routes)
     built.append(site)
     systems = SystemsAPI(store, live.specs, limits, auth, config.masked,
-                         int(config.get("collector", "history_size")))  # fmt: skip
+                         HistoryReader(store, live.specs, kept))  # fmt: skip
     glances = GlancesAPI(
         live,
         settings=config.masked,
@@ -257,7 +273,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
                admin=admin, pushed=pushed, systems=systems, staleness=staleness,
                bus=bus, recorder=recorder, checks=checks,
-               freshness=FreshnessScheduler(checks), retention=retention)  # fmt: skip
+               freshness=FreshnessScheduler(checks), retention=retention,
+               downsample=downsample)  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:
