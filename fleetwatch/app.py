@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from fleetwatch import __version__
-from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
+from fleetwatch.api.asgi import ASGIApp, Receive, Scope, Send, header, send_json
 from fleetwatch.api.commands import command_app
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.external import external_app
@@ -44,6 +44,7 @@ from fleetwatch.engine.bus import EventBus
 from fleetwatch.engine.checks import CheckService
 from fleetwatch.engine.downsample import DownsampleJob
 from fleetwatch.engine.freshness import FreshnessScheduler
+from fleetwatch.engine.last_seen import LastSeen
 from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.retention import RetentionJob
 from fleetwatch.engine.service import AlertService, SystemAlerts
@@ -95,6 +96,8 @@ class Hub:
     recorder: LocalRecorder | None = None
     retention: RetentionJob | None = None
     downsample: DownsampleJob | None = None
+    last_seen: LastSeen | None = None
+    external: ASGIApp | None = None  # also mounted in ``site``; reached directly, see app()
     checks: CheckService | None = None
     freshness: FreshnessScheduler | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -102,6 +105,8 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.glances.clear_events = self.clear_events
+        # Once, not per request: parsing the address showed in profiles of the ingest path.
+        self._loopback_bound = is_loopback(self.config.bind)
 
     @property
     def api_prefix(self) -> str:
@@ -119,6 +124,13 @@ class Hub:
                 inner["path"] = path[len(prefix) :] or "/"
                 await self.glances(inner, receive, send)
                 return
+            hooks = f"{self.config.url_prefix}/api/external"
+            if self.external is not None and path.startswith(f"{hooks}/"):
+                # The ingest path skips the site's middleware and its scan of every route: as
+                # its Mount would, only root_path changes. Worth ~10 % of a submission's CPU.
+                root = scope.get("root_path", "")
+                await self.external({**scope, "root_path": root + hooks}, receive, send)
+                return
             systems = f"{self.config.url_prefix}/systems/"
             if self.systems is not None and path.startswith(systems):
                 await self.systems(
@@ -129,7 +141,7 @@ class Hub:
 
     def _host_allowed(self, scope: Scope) -> bool:
         # DNS rebinding: a loopback-bound hub answers only to loopback host names.
-        if not is_loopback(self.config.bind):
+        if not self._loopback_bound:
             return True
         raw = header(scope, b"host")
         if raw is None:
@@ -208,6 +220,8 @@ class Hub:
         for alerts in (self.alerts, self.pushed):
             if alerts is not None:
                 await alerts.flush()
+        if self.last_seen is not None:
+            await self.last_seen.flush()
         await self.store.close()
 
 
@@ -230,6 +244,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     pushed = SystemAlerts(store, limits)
     staleness = StalenessWatcher(store)
     bus = EventBus()
+    seen = LastSeen(store)
     fleet = Fleet(guard, store, staleness)
     kept = Retention(
         raw_days=float(config.get("storage", "retention_days")),
@@ -248,8 +263,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         await staleness.seen(system_id, now)
         await pushed.evaluate(system_id, stats, now)
 
+    external = external_app(guard, store, on_snapshot, bus, seen)
     routes += [
-        Mount(f"{prefix}/api/external", app=external_app(guard, store, on_snapshot, bus)),
+        Mount(f"{prefix}/api/external", app=external),
         Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(guard, checks)),
@@ -274,7 +290,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                admin=admin, pushed=pushed, systems=systems, staleness=staleness,
                bus=bus, recorder=recorder, checks=checks,
                freshness=FreshnessScheduler(checks), retention=retention,
-               downsample=downsample)  # fmt: skip
+               downsample=downsample, last_seen=seen, external=external)  # fmt: skip
 
 
 def anonymous_permissions(config: Config) -> frozenset[str]:
