@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVE_ARGS ?=
 
-.PHONY: serve test lint format bench clean
+.PHONY: serve test lint format bench bench-ingest clean
 
 $(BIN)/fleetwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: $(VENV)/.test-deps lint
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/glances_api.py
+
+# submit_stats throughput, and a simulated fleet of 1,000 systems (installs wrk if missing).
+bench-ingest: $(VENV)/.test-deps
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/fleet_load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
