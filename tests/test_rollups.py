@@ -113,6 +113,20 @@ async def test_the_job_rolls_up_closed_minutes_then_hours(store: Store) -> None:
     assert await job.roll_up() == 0  # nothing new: nothing written
 
 
+async def test_hours_are_merged_from_pages_of_minutes(store: Store) -> None:
+    a = await store.add_system("a")
+    for n in range(360):  # three hours, one snapshot every 30 s
+        await store.add_snapshot(a.id, T0 + n * 30, {}, stats(float(n % 2)), "push")
+    job = DownsampleJob(store, SPECS, first_days=1, page=4, clock=lambda: T0 + 3 * HOUR + 15)
+    assert await job.roll_up() == 180 + 3  # pages of 120 minutes end inside the third hour
+    hours = await store.rollups(a.id, HOUR, 0, T0 + 4 * HOUR, limit=10)
+    assert [(h.bucket_start - T0, h.samples) for h in hours] == [(0, 120), (HOUR, 120),
+                                                                 (2 * HOUR, 120)]  # fmt: skip
+    assert all(h.stats["cpu"]["total"] == [0.5, 0.0, 1.0, 120] for h in hours)
+    oldest = await store.rollups(a.id, MINUTE, 0, T0 + HOUR, limit=2, oldest=True)
+    assert [m.bucket_start for m in oldest] == [T0, T0 + MINUTE]
+
+
 async def test_snapshots_sharing_an_instant_are_counted_once_across_pages(store: Store) -> None:
     a = await store.add_system("a")
     for n in range(7):  # pages of 3 end in the middle of these ties

@@ -104,20 +104,29 @@ class DownsampleJob:
         if closed <= start:
             return 0
         written = 0
-        per_page = 24 * 60  # a day of minutes
         for system in await self.store.list_systems():
-            since = start
-            while since < closed:
-                until = min(closed, since + DAY)
-                rows = await self.store.rollups(system.id, MINUTE, since, until, limit=per_page)
-                hours: dict[float, Bucket] = {}
-                for row in rows:
-                    hour = hours.setdefault(bucket_of(row.bucket_start, HOUR), Bucket())
-                    hour.add_summary(row.stats, row.samples)
-                written += await self._queue(system.id, HOUR, hours)
-                since = until
+            written += await self._system_hours(system.id, start, closed)
         written += await self._flush()
         await self.store.set_rollup_watermark(HOUR, closed)
+        return written
+
+    async def _system_hours(self, system_id: int, since: float, until: float) -> int:
+        written = 0
+        page = max(self.page, 2 * 60)  # minutes; more than an hour, so a full page progresses
+        while since < until:
+            rows = await self.store.rollups(
+                system_id, MINUTE, since, until, limit=page, oldest=True
+            )
+            hours: dict[float, Bucket] = {}
+            for row in rows:
+                hour = hours.setdefault(bucket_of(row.bucket_start, HOUR), Bucket())
+                hour.add_summary(row.stats, row.samples)
+            if len(rows) < page:
+                since = until
+            else:  # the page may end inside an hour: that hour starts the next page
+                since = bucket_of(rows[-1].bucket_start, HOUR)
+                del hours[since]
+            written += await self._queue(system_id, HOUR, hours)
         return written
 
     async def _queue(self, system_id: int, resolution: int, buckets: dict[float, Bucket]) -> int:

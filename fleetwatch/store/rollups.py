@@ -37,10 +37,17 @@ class RollupStore(Protocol):
         """Insert or replace rollups (same system, resolution and bucket), committed on return."""
 
     async def rollups(
-        self, system_id: int, resolution: int, since: float, until: float, *, limit: int
+        self,
+        system_id: int,
+        resolution: int,
+        since: float,
+        until: float,
+        *,
+        limit: int,
+        oldest: bool = False,
     ) -> list[RollupRecord]:
-        """A system's rollups with ``since <= bucket_start < until``: the newest ``limit``,
-        oldest first."""
+        """A system's rollups with ``since <= bucket_start < until``, oldest first: the newest
+        ``limit`` of them, or with ``oldest`` the oldest ``limit``."""
 
     async def rollup_watermark(self, resolution: int) -> float | None:
         """Where ``resolution`` is rolled up to (buckets before it are final); None if never."""

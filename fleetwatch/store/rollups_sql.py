@@ -36,8 +36,9 @@ _SAVE_ROLLUP = (
 _ROLLUPS = (
     "SELECT system_id, resolution_seconds, bucket_start, samples, stats FROM rollups"
     " WHERE system_id = ? AND resolution_seconds = ? AND bucket_start >= ? AND bucket_start < ?"
-    " ORDER BY bucket_start DESC LIMIT ?"
 )
+_NEWEST = " ORDER BY bucket_start DESC LIMIT ?"
+_OLDEST = " ORDER BY bucket_start LIMIT ?"
 _WATERMARK = "SELECT done_until FROM rollup_progress WHERE resolution_seconds = ?"
 _SET_WATERMARK = (
     "INSERT INTO rollup_progress (resolution_seconds, done_until) VALUES (?, ?)"
@@ -73,13 +74,20 @@ class RollupSQL(IdentitySQL):
             await asyncio.gather(*(self._write(Statement(sql, _params(r))) for r in chunk))
 
     async def rollups(
-        self, system_id: int, resolution: int, since: float, until: float, *, limit: int
+        self,
+        system_id: int,
+        resolution: int,
+        since: float,
+        until: float,
+        *,
+        limit: int,
+        oldest: bool = False,
     ) -> list[RollupRecord]:
         params = (system_id, resolution, since, until, max(limit, 0))
-        rows = await self._rows(self._sql(_ROLLUPS), params)
+        rows = await self._rows(self._sql(_ROLLUPS + (_OLDEST if oldest else _NEWEST)), params)
         return [
             RollupRecord(int(sid), int(res), float(start), int(samples), _json(stats))
-            for sid, res, start, samples, stats in reversed(rows)
+            for sid, res, start, samples, stats in (rows if oldest else reversed(rows))
         ]
 
     async def rollup_watermark(self, resolution: int) -> float | None:
