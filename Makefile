@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVE_ARGS ?=
 
-.PHONY: serve test lint format bench bench-checks clean
+.PHONY: serve test lint format bench bench-checks bench-ingest clean
 
 $(BIN)/fleetwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ bench: $(VENV)/.test-deps
 bench-checks: $(VENV)/.test-deps
 	$(BIN)/python -m pip install --quiet py-spy
 	$(BIN)/python bench/checks.py --profile
+
+# submit_stats throughput, and a simulated fleet of 1,000 systems (installs wrk if missing).
+bench-ingest: $(VENV)/.test-deps
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/fleet_load.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

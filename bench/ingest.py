@@ -1,7 +1,8 @@
 """submit_stats throughput: accepted snapshots/s on SQLite and PostgreSQL, side by side with a
 trivial authenticated endpoint of the same hub, and p99 latency at 80 % of that rate.
 
-Run: ``.venv/bin/python bench/ingest.py [--duration 10] [--connections 50] [--postgres URL]``
+Run: ``.venv/bin/python bench/ingest.py [--rounds 3] [--duration 10] [--connections 50]
+[--backends sqlite,postgres] [--postgres URL]``
 
 Targets (issue 5): >= 5,000 accepted snapshots/s on SQLite in one hub process, >= 0.5x the
 req/s of a trivial authenticated endpoint, p99 < 50 ms at 80 % of the rate. Loopback only.
@@ -68,7 +69,23 @@ def wrk_lua(url: str, script: str, connections: int, duration: float) -> _wrk.Wr
     return _wrk.parse_wrk_output(out.stdout, url=url, argv=argv)
 
 
-def measure(database: str, label: str, connections: int, duration: float) -> dict[str, float]:
+def paced(url: str, auth: str, connections: int, rate: float, duration: float) -> _wrk.WrkResult:
+    """wrk held near ``rate`` req/s. wrk's ``delay()`` pauses after each answer, so the rate is
+    connections / (delay + latency): a 3 s calibration run measures the latency part."""
+    ingest_url = url + "/api/external/submit_stats"
+
+    def script(delay_ms: float) -> str:
+        pause = f"function delay() return {max(delay_ms, 0.0):.3f} end"
+        return LUA.format(body=BODY, auth=auth, delay=pause)
+
+    first = 1000.0 * connections / rate
+    trial = wrk_lua(ingest_url, script(first), connections, 3)
+    latency_ms = 1000.0 * connections / max(trial.requests_per_s, 1.0) - first
+    return wrk_lua(ingest_url, script(first - latency_ms), connections, duration)
+
+
+def measure(database: str, label: str, args: argparse.Namespace) -> dict[str, float]:
+    rounds: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         url = database or f"sqlite:///{Path(tmp) / 'fleetwatch.sqlite3'}"
         port = _procs.free_port()
@@ -80,25 +97,35 @@ def measure(database: str, label: str, connections: int, duration: float) -> dic
             token, user = prepare(url)
             base = f"http://127.0.0.1:{port}"
             auth = _wrk.basic_auth_header(f":{token}")
-            ingest_url = base + "/api/external/submit_stats"
-            full = wrk_lua(
-                ingest_url, LUA.format(body=BODY, auth=auth, delay=""), connections, duration
-            )
-            trivial = _wrk.run_wrk(base + "/api/v1/me", connections=10, duration_s=duration,
-                                   headers=[f"Authorization: {user}"])  # fmt: skip
-            rate = 0.8 * full.requests_per_s
-            delay_ms = 1000.0 * connections / rate
-            paced = LUA.format(body=BODY, auth=auth,
-                               delay=f"function delay() return {delay_ms:.3f} end")  # fmt: skip
-            at80 = wrk_lua(ingest_url, paced, connections, duration)
+            for n in range(args.rounds):
+                print(f"{label}: round {n + 1}/{args.rounds}", file=sys.stderr)
+                rounds.append(one_round(base, auth, user, server.proc.pid, args))
         finally:
             _procs.stop(server)
+    return {key: _report.median(r[key] for r in rounds) for key in rounds[0]}
+
+
+def one_round(
+    base: str, auth: str, user: str, pid: int, args: argparse.Namespace
+) -> dict[str, float]:
+    connections, duration = args.connections, args.duration
+    before = _procs.cpu_snapshot(pid)
+    full = wrk_lua(base + "/api/external/submit_stats", LUA.format(body=BODY, auth=auth, delay=""),
+                   connections, duration)  # fmt: skip
+    usage = _procs.cpu_usage(before, _procs.cpu_snapshot(pid))
+    trivial = _wrk.run_wrk(base + "/api/v1/me", connections=10, duration_s=duration,
+                           headers=[f"Authorization: {user}"])  # fmt: skip
+    at80 = paced(base, auth, connections, 0.8 * full.requests_per_s, duration)
     return {
         "accepted_per_s": full.requests_per_s,
         "p99_ms_full": full.p99_ms,
+        "hub_cores_full": usage.server_s / usage.wall_s,
+        "wrk_cores_full": usage.harness_s / usage.wall_s,
+        "other_cores_full": usage.other_cores,
         "trivial_per_s": trivial.requests_per_s,
         "ratio": full.requests_per_s / trivial.requests_per_s,
         "rate_at_80": at80.requests_per_s,
+        "share_at_80": at80.requests_per_s / full.requests_per_s,
         "p99_ms_at_80": at80.p99_ms,
         "errors": float(full.socket_errors + at80.socket_errors),
     }
@@ -115,25 +142,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3, help="medians over this many rounds")
+    parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
+    _wrk.ensure_wrk()
     rows, results = [], {}
-    name, pg_url = temporary_postgres(args.postgres)
-    try:
-        for label, database in (("SQLite", ""), ("PostgreSQL", pg_url)):
-            r = measure(database, label, args.connections, args.duration)
-            results[label] = r
-            rows.append([label, f"{r['accepted_per_s']:,.0f}", f"{r['trivial_per_s']:,.0f}",
-                         f"{r['ratio']:.2f}x", f"{r['p99_ms_full']:.1f} ms",
-                         f"{r['rate_at_80']:,.0f}", f"{r['p99_ms_at_80']:.1f} ms"])  # fmt: skip
-    finally:
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    headers = ["backend", "accepted snapshots/s", "GET /api/v1/me req/s", "ratio", "p99 (full)",
-               "paced at 80 %", "p99 at 80 %"]  # fmt: skip
-    print(_report.markdown_table(headers, rows, "lrrrrrr"))
+    for backend in args.backends.split(","):
+        name, pg_url = ("", "") if backend == "sqlite" else temporary_postgres(args.postgres)
+        label = "SQLite" if backend == "sqlite" else "PostgreSQL"
+        try:
+            r = measure(pg_url, label, args)
+        finally:
+            if name:
+                with psycopg.connect(args.postgres, autocommit=True) as conn:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        results[label] = r
+        rows.append([label, f"{r['accepted_per_s']:,.0f}", f"{r['trivial_per_s']:,.0f}",
+                     f"{r['ratio']:.2f}x", f"{r['hub_cores_full']:.2f} / {r['wrk_cores_full']:.2f}",
+                     f"{r['p99_ms_full']:.1f} ms",
+                     f"{r['rate_at_80']:,.0f} ({r['share_at_80']:.0%})",
+                     f"{r['p99_ms_at_80']:.1f} ms"])  # fmt: skip
+    headers = ["backend", "accepted snapshots/s", "GET /api/v1/me req/s", "ratio",
+               "cores hub / wrk", "p99 (full)", "paced", "p99 paced"]  # fmt: skip
+    print(
+        f"Medians of {args.rounds} rounds of {args.duration:g} s, {args.connections} connections:\n"
+    )
+    print(_report.markdown_table(headers, rows, "lrrrrrrr"))
     print("\nTargets (SQLite): >= 5,000/s, ratio >= 0.5, p99 at 80 % < 50 ms")
-    _report.write_results("ingest", results)
+    _report.write_results("ingest", {"args": vars(args), "results": results})
 
 
 if __name__ == "__main__":

@@ -279,3 +279,34 @@ async def test_changing_ones_own_password_needs_the_current_one(
     other = await web.post("/api/v1/users.setPassword", headers=basic("lee", "lees new password"),
                            json={"username": "root", "password": "x" * 12})  # fmt: skip
     assert other.status_code == 403
+
+
+async def test_a_system_token_is_cached_long_but_its_revocation_applies_at_once(
+    open_hub: Hub, web: httpx.AsyncClient
+) -> None:
+    _, token = await open_hub.admin.add_system(Actor("test", "local"), "nas9")
+    body = {"hostname": "nas9"}
+    push = await web.put("/api/external/submit_stats", json=body, auth=("", token))
+    assert push.json() == {"result": "success"}
+    assert open_hub.auth.system_cache_seconds == 600  # the default, far beyond a push interval
+    stop = asyncio.Event()
+    watching = asyncio.create_task(open_hub.auth.watch(stop, interval=0.01))
+    try:
+        other = open_store(open_hub.store.url)  # the CLI's way: another store on the same file
+        await other.open()
+        try:
+            await asyncio.sleep(0.05)
+            await Admin(other, CHEAP_HASHING).revoke_system_tokens(
+                Actor("cli:test", "local"), "nas9", ["default"]
+            )
+        finally:
+            await other.close()
+        for _ in range(200):
+            refused = await web.put("/api/external/submit_stats", json=body, auth=("", token))
+            if refused.status_code == 401:
+                break
+            await asyncio.sleep(0.01)
+        assert refused.status_code == 401
+    finally:
+        stop.set()
+        await watching

@@ -283,6 +283,8 @@ async def test_the_other_collections(client: httpx.AsyncClient, hub: Hub) -> Non
                                  headers=checker)  # fmt: skip
         assert done.status_code == 200, done.text
 
+    assert hub.last_seen is not None
+    await hub.last_seen.flush()  # written a moment after each snapshot; now, for the test
     systems = await _list(client, admin, "systems", query={"name": {"$regex": "^nas"}})
     assert [s["name"] for s in systems["systems"]] == ["nas1", "nas2"]
     assert systems["systems"][0]["lastSeen"].endswith("Z")
@@ -344,6 +346,7 @@ async def test_openapi_describes_the_list_parameters(client: httpx.AsyncClient) 
 async def test_the_hubs_own_snapshots_are_records_too(client: httpx.AsyncClient, hub: Hub) -> None:
     for _ in range(2):  # two collections, so rates and CPU percentages are real
         hub.live.publish(hub.live.gather())
+    assert hub.recorder is not None
     assert await hub.recorder.record() is not None
     auth = await _login(client, hub, "ann", "readonly")
     body = await _list(client, auth, query={"source": "local"})

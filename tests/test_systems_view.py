@@ -25,6 +25,8 @@ async def hub(tmp_path: Path) -> AsyncIterator[Hub]:
             assert (
                 await c.put("/api/external/submit_stats", content=body, auth=("", token))
             ).status_code == 200
+    assert the_hub.last_seen is not None
+    await the_hub.last_seen.flush()  # written a moment after the snapshot; now, for the test
     yield the_hub
     await the_hub.stop()
 

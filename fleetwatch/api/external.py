@@ -23,6 +23,7 @@ from fleetwatch.api.errors import ApiError, BadRequest, Forbidden
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.shapes import handler, truecommand_error
 from fleetwatch.engine.bus import EventBus, new_statistics
+from fleetwatch.engine.last_seen import LastSeen
 from fleetwatch.ingest.normalise import normalise
 from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate, validate_alerts
 from fleetwatch.store import EventRecord, Store, StoreError
@@ -38,18 +39,18 @@ Evaluate = Callable[[int, dict[str, Any], float], Awaitable[None]]
 
 class External:
     def __init__(
-        self, guard: Guard, store: Store, evaluate: Evaluate | None, bus: EventBus | None
+        self,
+        guard: Guard,
+        store: Store,
+        evaluate: Evaluate | None,
+        bus: EventBus | None,
+        last_seen: LastSeen,
     ) -> None:
         self.guard = guard
         self.store = store
         self.evaluate = evaluate
         self.bus = bus
-        self._background: set[asyncio.Future[None]] = set()
-
-    def _touched(self, task: asyncio.Future[None]) -> None:
-        self._background.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("last_seen not updated: %s", task.exception())
+        self.last_seen = last_seen
 
     async def _submission(self, request: Request, check: Callable[[Any], T]) -> tuple[str, int, T]:
         """The submitting system (name, id) and its checked document."""
@@ -67,12 +68,10 @@ class External:
         stats = normalise(document)
         now = time.time()
         # The snapshot is the one write the reply acknowledges: refused (503) means nothing is
-        # stored. last_seen is derived bookkeeping, updated after it without holding the reply;
-        # if the queue refuses it, the system's next snapshot brings it up to date.
+        # stored. last_seen is derived bookkeeping, updated after it without holding the reply,
+        # coalesced with other systems' into one write a moment later.
         await self.store.add_snapshot(system_id, now, document, stats, "push")
-        touch = asyncio.ensure_future(self.store.touch_system(system_id, now, document["hostname"]))
-        self._background.add(touch)
-        touch.add_done_callback(self._touched)
+        self.last_seen.seen(system_id, now, document["hostname"])
         if self.bus is not None:
             self.bus.publish(new_statistics(name, system_id, document, stats))
         if self.evaluate is not None:
@@ -116,10 +115,14 @@ def alert_event(
 
 
 def external_app(
-    guard: Guard, store: Store, evaluate: Evaluate | None = None, bus: EventBus | None = None
+    guard: Guard,
+    store: Store,
+    evaluate: Evaluate | None = None,
+    bus: EventBus | None = None,
+    last_seen: LastSeen | None = None,
 ) -> Starlette:
     """The ``/api/external`` hooks, to be mounted at ``{prefix}/api/external``."""
-    api = External(guard, store, evaluate, bus)
+    api = External(guard, store, evaluate, bus, last_seen or LastSeen(store))
     routes = [
         Route("/submit_stats", api.submit_stats, methods=["PUT", "POST"]),
         Route("/submit_alerts", api.submit_alerts, methods=["PUT", "POST"]),

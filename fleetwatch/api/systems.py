@@ -2,8 +2,10 @@
 
 The same dispatcher as ``/api/4`` serves it; only the source differs: the system's latest
 snapshot (its Glances-shaped form) instead of the live collector, and history read from the
-store's snapshots when a history route asks for it. It needs ``view-statistics``: anonymous
-reads stay limited to the hub's own ``/api/4`` on loopback.
+store when a history route asks for it: the latest snapshots, or, with ``?since=``, ``?until=``
+or ``?range=``, snapshots or rollups at a resolution that fits the range (``history_range.py``),
+named in an ``X-Fleetwatch-Resolution`` header (``raw``, ``60``, ``3600``). It needs
+``view-statistics``: anonymous reads stay limited to the hub's own ``/api/4`` on loopback.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from fleetwatch.api.asgi import Receive, Scope, Send, send_json
+from fleetwatch.api.asgi import Message, Receive, Scope, Send, send_json
 from fleetwatch.api.errors import ApiError, Forbidden, Unauthorized
 from fleetwatch.api.glances import GlancesAPI
+from fleetwatch.api.history_range import HistoryReader, parse_range
 from fleetwatch.api.shapes import glances_error
 from fleetwatch.auth.authenticator import Authenticator
 from fleetwatch.auth.permissions import VIEW_STATISTICS
@@ -68,18 +71,6 @@ class SnapshotSource:
         return self._published
 
 
-def history_of(
-    snapshots: list[SnapshotRecord], specs: Mapping[str, PluginSpec], size: int
-) -> dict[str, History]:
-    """History buffers rebuilt from stored snapshots, oldest first."""
-    out = {name: History(size) for name in specs}
-    for snap in snapshots:
-        for name, spec in specs.items():
-            if name in snap.normalized:
-                out[name].record(snap.normalized[name], snap.created_at, spec.history, spec.key)
-    return out
-
-
 class SystemsAPI:
     """ASGI app for ``/systems/...`` (the prefix before ``/systems`` already stripped)."""
 
@@ -90,14 +81,14 @@ class SystemsAPI:
         limits: Mapping[str, Limits],
         auth: Authenticator,
         settings: Callable[[], dict[str, dict[str, Any]]],
-        history_size: int,
+        history: HistoryReader,
     ) -> None:
         self.store = store
         self.specs = specs
         self.limits = limits
         self.auth = auth
         self.settings = settings
-        self.history_size = history_size
+        self.history = history
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
@@ -112,17 +103,23 @@ class SystemsAPI:
                             headers=[(b"allow", b"GET, HEAD")])  # fmt: skip
             return
         try:
-            api = await self._api_for(scope, name, inner)
+            found = await self._api_for(scope, name, inner)
         except ApiError as exc:
             status, body, headers = glances_error(exc)
             await send_json(send, status, body, headers=headers)
             return
-        if api is None:
+        if found is None:
             await send_json(send, 404, {"detail": f"Unknown system '{name}' or no statistics yet"})
             return
+        api, resolution = found
+        if resolution is not None:
+            send = _with_header(send, b"x-fleetwatch-resolution", resolution.encode())
         await api({**scope, "path": inner.removeprefix("api/4") or "/"}, receive, send)
 
-    async def _api_for(self, scope: Scope, name: str, inner: str) -> GlancesAPI | None:
+    async def _api_for(
+        self, scope: Scope, name: str, inner: str
+    ) -> tuple[GlancesAPI, str | None] | None:
+        """The Glances app over the system, and the history resolution it was given, if any."""
         # Authorise before touching the store: an unknown caller learns no system names.
         client = scope.get("client")
         principal = await self.auth.resolve(scope["headers"], client[0] if client else "unknown")
@@ -135,13 +132,27 @@ class SystemsAPI:
         if system is None or snapshot is None:
             return None
         history: dict[str, History] = {}
+        resolution: str | None = None
         if "/history" in inner:
-            rows = await self.store.snapshots(
-                system.id, limit=self.history_size, newest_first=False
-            )
-            history = history_of(rows, self.specs, self.history_size)
+            span = parse_range(scope.get("query_string", b""), self.history.clock())
+            if span is None:
+                history = await self.history.latest(system.id)
+                resolution = "raw"
+            else:
+                history, seconds = await self.history.over(system.id, *span)
+                resolution = str(seconds) if seconds else "raw"
         source = SnapshotSource(snapshot, self.specs, self.limits, history)
-        return GlancesAPI(
+        api = GlancesAPI(
             source, settings=self.settings, args=lambda: {"system": name}, auth=self.auth,
             anonymous=frozenset(), plugins=source.plugin_names,
         )  # fmt: skip
+        return api, resolution
+
+
+def _with_header(send: Send, name: bytes, value: bytes) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (name, value)]}
+        await send(message)
+
+    return sending

@@ -73,6 +73,7 @@ class Authenticator:
         *,
         hashing: PasswordHashing | None = None,
         cache_seconds: float = 10.0,
+        system_cache_seconds: float = 600.0,
         login_token_seconds: float = 90 * 86400,
         limiter: FailureLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -81,6 +82,7 @@ class Authenticator:
         self.store = store
         self.hashing = hashing or PasswordHashing()
         self.cache_seconds = cache_seconds
+        self.system_cache_seconds = system_cache_seconds
         self.login_token_seconds = login_token_seconds
         self.limiter = limiter or FailureLimiter()
         self._clock = clock
@@ -134,7 +136,11 @@ class Authenticator:
             raise Unauthorized("bad credentials")
         if len(self._cache) >= self._max_cached:
             self._cache.clear()
-        self._cache[key] = (principal, self._clock() + self.cache_seconds)
+        # A system token never expires by itself and its revocation drops the cache (forget(),
+        # watch()), so it may be kept longer: with pushes every 10 s, a 10 s entry meant a
+        # store read for nearly every push.
+        ttl = self.system_cache_seconds if principal.kind == "system" else self.cache_seconds
+        self._cache[key] = (principal, self._clock() + ttl)
         return principal
 
     async def _verify(self, credential: Credential, address: str) -> Principal | None:

@@ -1,7 +1,9 @@
-"""Pruning snapshots older than the retention period, in small batches.
+"""Pruning snapshots and rollups older than their retention periods, in small batches.
 
 Each batch is one short transaction through the group-commit writer, so ingestion never waits
-long behind a prune; the job runs at start and then every ``every`` seconds.
+long behind a prune; the job runs at start and then every ``every`` seconds. Rollups have their
+own, longer, periods (``rollup_days``: resolution in seconds -> days), which is the point of
+them: long-range history outlives the raw snapshots it was summarised from.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from fleetwatch.store import Store, StoreError
 
@@ -26,20 +28,35 @@ class RetentionJob:
         every: float = 3600.0,
         batch: int = 1000,
         clock: Callable[[], float] = time.time,
+        rollup_days: Mapping[int, float] | None = None,
     ) -> None:
         self.store = store
         self.days = days
         self.every = every
         self.batch = batch
         self.clock = clock
+        self.rollup_days = dict(rollup_days or {})
 
     async def prune(self) -> int:
+        removed = await self._prune_rollups()
         if self.days <= 0:
-            return 0
+            return removed
         before = self.clock() - self.days * DAY
-        removed = await self.store.prune_snapshots(before, batch=self.batch)
-        if removed:
-            log.info("pruned %d snapshots older than %g days", removed, self.days)
+        pruned = await self.store.prune_snapshots(before, batch=self.batch)
+        if pruned:
+            log.info("pruned %d snapshots older than %g days", pruned, self.days)
+        return removed + pruned
+
+    async def _prune_rollups(self) -> int:
+        removed = 0
+        for resolution, days in sorted(self.rollup_days.items()):
+            if days <= 0:
+                continue
+            before = self.clock() - days * DAY
+            pruned = await self.store.prune_rollups(resolution, before, batch=self.batch)
+            if pruned:
+                log.info("pruned %d %ds rollups older than %g days", pruned, resolution, days)
+            removed += pruned
         return removed
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -36,11 +36,15 @@ class AlertService:
         self, stats: dict[str, Any], limits: dict[str, Limits], now: float
     ) -> list[dict[str, Any]]:
         """Run on the event loop after each collection; saving happens in the background."""
+        self.observe(stats, limits, now)
+        return self.engine.as_glances()
+
+    def observe(self, stats: dict[str, Any], limits: dict[str, Limits], now: float) -> None:
+        """``evaluate`` without building the Glances list, which a pushed system never shows."""
         for event in self.engine.evaluate(stats, limits, now):
             self._dirty[id(event)] = event
         if self._dirty and (self._drain is None or self._drain.done()):
             self._drain = asyncio.get_running_loop().create_task(self._save_dirty())
-        return self.engine.as_glances()
 
     async def _save_dirty(self) -> None:
         while self._dirty:
@@ -81,7 +85,7 @@ class SystemAlerts:
             await service.restore()
             # Another request for the same system may have restored it meanwhile: keep one.
             service = self.services.setdefault(system_id, service)
-        service.evaluate(stats, self.limits, now)
+        service.observe(stats, self.limits, now)
 
     async def flush(self) -> None:
         for service in self.services.values():

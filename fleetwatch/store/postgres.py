@@ -42,6 +42,7 @@ from .errors import (
     StoreUnavailable,
 )
 from .migrate import migrate_postgres
+from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
 
 __all__ = ["PostgresStore", "mask_password"]
@@ -111,7 +112,7 @@ _DELETE_EVENTS = (
 )
 
 
-class PostgresStore(CheckSQL):
+class PostgresStore(RollupSQL, CheckSQL):
     """A ``Store`` in a PostgreSQL database; ``url`` is a ``postgresql://`` connection URL."""
 
     _placeholder = "%s"

@@ -1,0 +1,155 @@
+"""Rolling stored snapshots up into 1-minute and 1-hour summaries, in the background.
+
+Every ``every`` seconds the job summarises the minutes that closed since it last ran (a minute
+is closed ``settle`` seconds after its end, so a snapshot stamped just before the boundary has
+been committed), then the hours whose minutes are all rolled up. It reads each system's new
+snapshots in pages and writes the buckets in chunks through the store's group-commit writer:
+the ingest path itself never pays for downsampling. A watermark per resolution records how far
+it got; a crash before the watermark moves only means the same buckets are written again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+
+from fleetwatch.model.plugin import PluginSpec
+from fleetwatch.model.rollup import HOUR, MINUTE, Bucket, bucket_of, summarise
+from fleetwatch.store import Store, StoreError
+from fleetwatch.store.rollups import RollupRecord
+
+__all__ = ["DownsampleJob"]
+
+log = logging.getLogger(__name__)
+DAY = 86400.0
+FLUSH_ROWS = 500  # rollups gathered across systems before they are written
+
+
+class DownsampleJob:
+    def __init__(
+        self,
+        store: Store,
+        specs: Mapping[str, PluginSpec],
+        *,
+        first_days: float = 30.0,
+        every: float = 60.0,
+        settle: float = 10.0,
+        page: int = 500,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``first_days``: how far back the very first run starts (the raw retention)."""
+        self.store = store
+        self.specs = {name: spec for name, spec in specs.items() if spec.history}
+        self.first_days = first_days
+        self.every = every
+        self.settle = settle
+        self.page = max(page, 2)
+        self.clock = clock
+        self._pending: list[RollupRecord] = []
+
+    async def roll_up(self) -> int:
+        """Roll up every closed minute and hour not yet done; return the rows written."""
+        now = self.clock()
+        written = await self._minutes(bucket_of(now - self.settle, MINUTE))
+        minutes_done = await self.store.rollup_watermark(MINUTE)
+        if minutes_done is not None:
+            written += await self._hours(bucket_of(minutes_done, HOUR))
+        return written
+
+    async def _start(self, resolution: int, fallback: float) -> float:
+        done = await self.store.rollup_watermark(resolution)
+        return bucket_of(fallback, resolution) if done is None else done
+
+    async def _minutes(self, closed: float) -> int:
+        first = self.clock() - self.first_days * DAY if self.first_days > 0 else 0.0
+        start = await self._start(MINUTE, first)
+        if closed <= start:
+            return 0
+        written = 0
+        for system in await self.store.list_systems():
+            written += await self._system_minutes(system.id, start, closed)
+        written += await self._flush()
+        await self.store.set_rollup_watermark(MINUTE, closed)
+        return written
+
+    async def _system_minutes(self, system_id: int, since: float, until: float) -> int:
+        buckets: dict[float, Bucket] = {}  # a minute that spans pages is carried over
+        written = 0
+        while since < until:
+            rows = await self.store.snapshot_stats(system_id, since, until, limit=self.page)
+            if len(rows) < self.page:
+                since = until
+            else:
+                # The next page starts at the last instant read, so the rows at exactly that
+                # instant are left to it rather than counted twice.
+                last = rows[-1][0]
+                kept = [row for row in rows if row[0] < last]
+                if kept:
+                    rows, since = kept, last
+                else:  # a whole page at one instant: count it, and go past the instant
+                    since = math.nextafter(last, math.inf)
+            summarise(rows, self.specs, MINUTE, into=buckets)
+            closed = {start: b for start, b in buckets.items() if start + MINUTE <= since}
+            for start in closed:
+                del buckets[start]
+            written += await self._queue(system_id, MINUTE, closed)
+        return written + await self._queue(system_id, MINUTE, buckets)
+
+    async def _hours(self, closed: float) -> int:
+        start = await self._start(HOUR, closed - self.first_days * DAY if self.first_days else 0)
+        if closed <= start:
+            return 0
+        written = 0
+        for system in await self.store.list_systems():
+            written += await self._system_hours(system.id, start, closed)
+        written += await self._flush()
+        await self.store.set_rollup_watermark(HOUR, closed)
+        return written
+
+    async def _system_hours(self, system_id: int, since: float, until: float) -> int:
+        written = 0
+        page = max(self.page, 2 * 60)  # minutes; more than an hour, so a full page progresses
+        while since < until:
+            rows = await self.store.rollups(
+                system_id, MINUTE, since, until, limit=page, oldest=True
+            )
+            hours: dict[float, Bucket] = {}
+            for row in rows:
+                hour = hours.setdefault(bucket_of(row.bucket_start, HOUR), Bucket())
+                hour.add_summary(row.stats, row.samples)
+            if len(rows) < page:
+                since = until
+            else:  # the page may end inside an hour: that hour starts the next page
+                since = bucket_of(rows[-1].bucket_start, HOUR)
+                del hours[since]
+            written += await self._queue(system_id, HOUR, hours)
+        return written
+
+    async def _queue(self, system_id: int, resolution: int, buckets: dict[float, Bucket]) -> int:
+        self._pending.extend(
+            RollupRecord(system_id, resolution, start, bucket.samples, bucket.stats())
+            for start, bucket in buckets.items()
+        )
+        return await self._flush() if len(self._pending) >= FLUSH_ROWS else 0
+
+    async def _flush(self) -> int:
+        pending, self._pending = self._pending, []
+        if pending:
+            await self.store.save_rollups(pending)
+        return len(pending)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                written = await self.roll_up()
+                if written:
+                    log.debug("rolled up %d buckets", written)
+            except StoreError as exc:
+                self._pending.clear()
+                log.warning("downsampling history failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.every)
