@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from fleetwatch.ingest.normalise import memory_bytes, normalise
-from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate
+from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate, validate_alerts
 
 # The reference's shell-script body, as it stands.
 SCRIPT_DATA = (
@@ -138,3 +138,11 @@ def test_malformed_and_hostile_json_is_refused(body: bytes, words: str) -> None:
 
 def test_normalised_form_is_json_serialisable() -> None:
     orjson.dumps(normalise(validate(parse_json(SCRIPT_DATA.encode()))))
+
+
+def test_braces_in_submitted_names_are_named_not_interpreted() -> None:
+    """Locations are formatted from our templates; a key like '{0}' is only ever an argument."""
+    with pytest.raises(InvalidDocument, match=r"^network\[0\]\.\{0\} must be a number$"):
+        validate({"hostname": "h", "network": [{"name": "x", "{0}": "bad"}]})
+    with pytest.raises(InvalidDocument, match=r"^alert 'a\{\}': time_t must be a number$"):
+        validate_alerts({"a{}": {"source": "s", "type": "warning", "time_t": "x", "text": "t"}})
