@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 
+from fleetwatch.store.listing import SNAPSHOT_FIELDS
 from fleetwatch.store.query import (
     Dialect,
     Filter,
@@ -28,7 +29,6 @@ from fleetwatch.store.query import (
     register_sqlite_functions,
     where_sql,
 )
-from fleetwatch.store.query_fields import SNAPSHOT_FIELDS
 from fleetwatch.store.query_parse import date_value
 
 Record = dict[str, Any]

@@ -7,8 +7,8 @@ import time
 import orjson
 import pytest
 
+from fleetwatch.store.listing import SNAPSHOT_FIELDS
 from fleetwatch.store.query import (
-    SNAPSHOT_FIELDS,
     Column,
     FieldMap,
     InvalidFields,

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from fleetwatch.store import Store
+from fleetwatch.store.listing import SNAPSHOT_FIELDS
 from fleetwatch.store.query import (
-    SNAPSHOT_FIELDS,
     Dialect,
     order_by_sql,
     parse_query,

@@ -7,7 +7,6 @@ adds ``current_stats``).
 
 from __future__ import annotations
 
-import datetime as dt
 import statistics
 from typing import Any
 
@@ -19,16 +18,7 @@ from fleetwatch.auth.permissions import VIEW_STATISTICS
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.summary import summary_of
 from fleetwatch.store import Store, SystemRecord
-
-
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return (
-        dt.datetime.fromtimestamp(epoch, dt.UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+from fleetwatch.store.listing import iso_utc
 
 
 class Fleet:
@@ -50,7 +40,7 @@ class Fleet:
                 "name": system.name,
                 "hostname": system.hostname,
                 "source": system.source,
-                "last_seen": _iso(system.last_seen),
+                "last_seen": iso_utc(system.last_seen),
                 "interval": interval,
                 "stale": bool(rhythm is not None and rhythm.stale is not None),
                 "version": (snapshot.document.get("version") if snapshot else None),

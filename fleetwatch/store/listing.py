@@ -24,6 +24,7 @@ from .query_sql import SQL, Dialect
 
 __all__ = [
     "COLLECTIONS",
+    "SNAPSHOT_FIELDS",
     "Collection",
     "Field",
     "iso_utc",
@@ -115,13 +116,15 @@ class Collection:
     # The alias of the joined table: counts skip the join when the filter does not use it
     # (foreign keys with ON DELETE CASCADE guarantee every row has its partner).
     joined: str | None = None
+    # What the query translator may name, derived once from ``fields`` (read on every request).
+    field_map: FieldMap = field(init=False)
 
-    @property
-    def field_map(self) -> FieldMap:
+    def __post_init__(self) -> None:
         columns = {f.name: Column(f.sql, f.kind, f.key) for f in self.fields if f.kind != "json"}
         json_columns = {f.name: f.sql for f in self.fields if f.kind == "json"}
         scalar = frozenset({"summary"}) & frozenset(json_columns)
-        return FieldMap(columns, json_columns, self.document, self.id_sql, scalar)
+        derived = FieldMap(columns, json_columns, self.document, self.id_sql, scalar)
+        object.__setattr__(self, "field_map", derived)  # frozen: set once, here
 
     def select_list(self) -> str:
         sqls = [f.sql for f in self.fields]
@@ -403,6 +406,9 @@ EVENTS = Collection(
         "begin": "events AS e INDEXED BY events_begin JOIN systems AS y ON y.id = e.system_id"
     },
 )
+
+# The snapshot records' fields, as the translator's tests and examples use them.
+SNAPSHOT_FIELDS = STATISTICS.field_map
 
 COLLECTIONS: Mapping[str, Collection] = {
     c.name: c for c in (STATISTICS, SYSTEMS, HOSTS, SERVICES, CHECK_RESULTS, EVENTS)

@@ -1,6 +1,6 @@
 """The query language of the list endpoints: ``query``, ``fields`` and ``sort`` to SQL.
 
-    fields = SNAPSHOT_FIELDS                                  # or another collection's FieldMap
+    fields = COLLECTIONS["statistics"].field_map              # listing.py: every collection
     where = where_sql(parse_query(query_text, fields), "sqlite")
     order = order_by_sql(parse_sort(sort_text, fields), fields, "sqlite")
     projection = parse_fields(fields_text)
@@ -23,14 +23,13 @@ import sqlite3
 
 from .query_errors import InvalidFields, InvalidQuery, InvalidSort, QueryParameterError
 from .query_eval import evaluate
-from .query_fields import SNAPSHOT_FIELDS, Column, FieldMap
+from .query_fields import Column, FieldMap
 from .query_parse import Filter, Target, parse_query, parse_query_value, resolve_target
 from .query_project import Projection, parse_fields
 from .query_sort import SortKey, parse_sort
 from .query_sql import SQL, Dialect, order_by_sql, value_sql, where_sql
 
 __all__ = [
-    "SNAPSHOT_FIELDS",
     "SQL",
     "Column",
     "Dialect",

@@ -2,7 +2,7 @@
 
 A ``FieldMap`` is the one trusted input that puts identifiers into SQL: every column and JSON
 column it names is written by us, never taken from a request. The query translator reuses one map
-per collection (``SNAPSHOT_FIELDS`` here; hosts, services and events declare their own).
+per collection (``store/listing.py`` derives each collection's map from its fields).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["SNAPSHOT_FIELDS", "Column", "ColumnKind", "FieldMap", "Key"]
+__all__ = ["Column", "ColumnKind", "FieldMap", "Key"]
 
 ColumnKind = Literal["boolean", "integer", "number", "text", "timestamp"]
 
@@ -58,23 +58,3 @@ class FieldMap:
     document: str | None = None
     id_sql: str = "id"
     scalar_names: frozenset[str] = frozenset()
-
-
-# The snapshot records of statistics.list, for a query of the form
-#   SELECT ... FROM snapshots AS s JOIN systems AS y ON y.id = s.system_id WHERE <filter>
-# ``summary`` is a JSON column of derived figures next to ``document``.
-SNAPSHOT_FIELDS = FieldMap(
-    columns={
-        "_id": Column("s.id", "integer"),
-        "systemId": Column("s.system_id", "integer"),
-        "system": Column("y.name", "text", Key("s.system_id", "systems")),
-        "createdAt": Column("s.created_at", "timestamp"),
-        "_updatedAt": Column("s.created_at", "timestamp"),
-        "source": Column("s.source", "text"),
-        "hostname": Column("s.hostname", "text"),
-    },
-    json_columns={"summary": "s.summary"},
-    document="s.document",
-    id_sql="s.id",
-    scalar_names=frozenset({"summary"}),
-)
