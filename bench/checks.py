@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -49,6 +49,7 @@ if __package__ in (None, ""):  # executed as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _procs, _report, _wrk
+from bench._postgres import scratch_database
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -186,22 +187,6 @@ def throughput(
     }
 
 
-def temporary_postgres(admin_url: str) -> tuple[str, str]:
-    import psycopg  # noqa: PLC0415
-
-    name = f"fw_bench_checks_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_postgres(admin_url: str, name: str) -> None:
-    import psycopg  # noqa: PLC0415
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 async def freshness(services: int, idle: float) -> dict[str, Any]:
     from fleetwatch.engine.checks import CheckService  # noqa: PLC0415
     from fleetwatch.engine.freshness import FreshnessScheduler  # noqa: PLC0415
@@ -272,20 +257,16 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     _wrk.ensure_wrk()  # apt-get install -y wrk when it is missing
     loads = []
-    backends = [("SQLite", "")]
-    pg_name = None
-    if args.postgres:
-        pg_name, pg_url = temporary_postgres(args.postgres)
-        backends.append(("PostgreSQL", pg_url))
-    try:
+    with contextlib.ExitStack() as stack:
+        backends = [("SQLite", "")]
+        if args.postgres:
+            pg_url = stack.enter_context(scratch_database(args.postgres, "fw_bench_checks"))
+            backends.append(("PostgreSQL", pg_url))
         for label, url in backends:
             print(f"throughput on {label}...", file=sys.stderr)
             load = throughput(label, url, rounds=rounds, duration=duration,
                               connections=args.connections, profile=args.profile)  # fmt: skip
             loads.append(load)
-    finally:
-        if pg_name is not None:
-            drop_postgres(args.postgres, pg_name)
     fresh = None
     if not args.skip_freshness:
         print("freshness...", file=sys.stderr)

@@ -31,10 +31,9 @@ if __package__ in (None, ""):  # executed as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
-import psycopg
 
 from bench import _procs, _report
-from bench.ingest import temporary_postgres
+from bench._postgres import scratch_database
 from fleetwatch.agent.document import DocumentBuilder
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import PasswordHashing
@@ -241,14 +240,12 @@ def main() -> None:
     args = parser.parse_args()
     rows, results = [], {}
     for backend in args.backends.split(","):
-        name, pg_url = ("", "") if backend == "sqlite" else temporary_postgres(args.postgres)
         label = "SQLite" if backend == "sqlite" else "PostgreSQL"
-        try:
-            r = measure(pg_url, label, args)
-        finally:
-            if name:
-                with psycopg.connect(args.postgres, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if backend == "sqlite":
+            r = measure("", label, args)
+        else:
+            with scratch_database(args.postgres) as pg_url:
+                r = measure(pg_url, label, args)
         results[label] = r
         verdict = "PASS" if r["hub_core_share"] < TARGET_CORE_SHARE and not r["failed"] else "FAIL"
         hub = f"{r['hub_core_share']:.1%} ({r['hub_kernel_share']:.1%} sys)"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
 import subprocess
 import sys
 import tempfile
@@ -21,9 +20,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # executed as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg
 
 from bench import _procs, _report, _wrk
+from bench._postgres import scratch_database
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import PasswordHashing
 from fleetwatch.store import open_store
@@ -137,13 +136,6 @@ def one_round(
     }
 
 
-def temporary_postgres(admin_url: str) -> tuple[str, str]:
-    name = f"fw_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0)
@@ -155,14 +147,12 @@ def main() -> None:
     _wrk.ensure_wrk()
     rows, results = [], {}
     for backend in args.backends.split(","):
-        name, pg_url = ("", "") if backend == "sqlite" else temporary_postgres(args.postgres)
         label = "SQLite" if backend == "sqlite" else "PostgreSQL"
-        try:
-            r = measure(pg_url, label, args)
-        finally:
-            if name:
-                with psycopg.connect(args.postgres, autocommit=True) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if backend == "sqlite":
+            r = measure("", label, args)
+        else:
+            with scratch_database(args.postgres) as pg_url:
+                r = measure(pg_url, label, args)
         results[label] = r
         rows.append([label, f"{r['accepted_per_s']:,.0f}", f"{r['trivial_per_s']:,.0f}",
                      f"{r['ratio']:.2f}x", f"{r['hub_cores_full']:.2f} / {r['wrk_cores_full']:.2f}",
