@@ -15,12 +15,12 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
+from fleetwatch.api.asgi import Receive, Scope, Send, send_body, send_json
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden
-from fleetwatch.api.guard import Guard
+from fleetwatch.api.guard import Guard, from_store_error
 from fleetwatch.api.shapes import handler, truecommand_error
 from fleetwatch.engine.bus import EventBus, new_statistics
 from fleetwatch.engine.last_seen import LastSeen
@@ -28,7 +28,7 @@ from fleetwatch.ingest.normalise import normalise
 from fleetwatch.ingest.submit_stats import InvalidDocument, parse_json, validate, validate_alerts
 from fleetwatch.store import EventRecord, Store, StoreError
 
-__all__ = ["external_app"]
+__all__ = ["External", "external_app"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,6 +38,15 @@ Evaluate = Callable[[int, dict[str, Any], float], Awaitable[None]]
 
 
 class External:
+    """The hooks as plain ASGI endpoints: no Starlette request or response is built.
+
+    ``Hub.app`` calls ``handle`` straight for ``PUT|POST .../api/external/<hook>``, past the
+    site's routing and middleware, as it does for ``/api/4`` and ``/api/command``; the Starlette
+    app of ``external_app`` routes the same endpoints for everything else (405, 404, OpenAPI).
+    """
+
+    HOOKS = ("submit_stats", "submit_alerts")
+
     def __init__(
         self,
         guard: Guard,
@@ -52,19 +61,43 @@ class External:
         self.bus = bus
         self.last_seen = last_seen
 
-    async def _submission(self, request: Request, check: Callable[[Any], T]) -> tuple[str, int, T]:
+    def endpoint(self, hook: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await self.handle(scope, receive, send, hook)
+
+        return app
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, hook: str) -> None:
+        """Answer one submission: ``{"result":"success"}`` once it is committed, or
+        TrueCommand's error body."""
+        try:
+            if hook == "submit_stats":
+                await self.submit_stats(scope, receive)
+            else:
+                await self.submit_alerts(scope, receive)
+        except ClientDisconnect:
+            return  # nobody is left to answer; nothing of the request was stored
+        except (ApiError, StoreError) as exc:
+            status, body, headers = truecommand_error(from_store_error(exc))
+            await send_json(send, status, body, headers=headers)
+            return
+        await send_body(send, 200, SUCCESS)
+
+    async def _submission(
+        self, scope: Scope, receive: Receive, check: Callable[[Any], T]
+    ) -> tuple[str, int, T]:
         """The submitting system (name, id) and its checked document."""
-        principal = await self.guard.principal(request)
+        principal = await self.guard.scope_principal(scope)
         if principal.kind != "system" or principal.system_id is None:
             raise Forbidden('a system token (curl -u ":$TOKEN")')
         try:
-            document = check(parse_json(await self.guard.body(request)))
+            document = check(parse_json(await self.guard.read_body(receive)))
         except InvalidDocument as exc:
             raise BadRequest(str(exc)) from None
         return principal.name, principal.system_id, document
 
-    async def submit_stats(self, request: Request) -> Response:
-        name, system_id, document = await self._submission(request, validate)
+    async def submit_stats(self, scope: Scope, receive: Receive) -> None:
+        name, system_id, document = await self._submission(scope, receive, validate)
         stats = normalise(document)
         now = time.time()
         # The snapshot is the one write the reply acknowledges: refused (503) means nothing is
@@ -76,10 +109,9 @@ class External:
             self.bus.publish(new_statistics(name, system_id, document, stats))
         if self.evaluate is not None:
             await self.evaluate(system_id, stats, now)
-        return Response(SUCCESS, media_type="application/json")
 
-    async def submit_alerts(self, request: Request) -> Response:
-        _, system_id, alerts = await self._submission(request, validate_alerts)
+    async def submit_alerts(self, scope: Scope, receive: Receive) -> None:
+        _, system_id, alerts = await self._submission(scope, receive, validate_alerts)
         now = time.time()
         known = {e.type: e for e in await self.store.list_events(system_id=system_id, limit=1000)}
         saves = [
@@ -87,7 +119,6 @@ class External:
             for alert_id, alert in alerts.items()
         ]
         await asyncio.gather(*saves)
-        return Response(SUCCESS, media_type="application/json")
 
 
 def alert_event(
@@ -120,12 +151,10 @@ def external_app(
     evaluate: Evaluate | None = None,
     bus: EventBus | None = None,
     last_seen: LastSeen | None = None,
-) -> Starlette:
-    """The ``/api/external`` hooks, to be mounted at ``{prefix}/api/external``."""
+) -> tuple[External, Starlette]:
+    """The hooks' endpoints, and their app to be mounted at ``{prefix}/api/external``."""
     api = External(guard, store, evaluate, bus, last_seen or LastSeen(store))
-    routes = [
-        Route("/submit_stats", api.submit_stats, methods=["PUT", "POST"]),
-        Route("/submit_alerts", api.submit_alerts, methods=["PUT", "POST"]),
-    ]
+    routes = [Route(f"/{hook}", api.endpoint(hook), methods=["PUT", "POST"]) for hook in api.HOOKS]
     render = handler(truecommand_error)
-    return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})
+    app = Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})
+    return api, app

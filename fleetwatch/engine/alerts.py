@@ -126,8 +126,10 @@ class AlertEngine:
         changed: list[Event] = []
         seen: set[str] = set()
         for reading in readings(stats, limits):
-            seen.add(reading.type)
             event = ongoing.get(reading.type)
+            if event is None and reading.level not in ALERT_LEVELS:
+                continue  # the usual case, with nothing to open, add to or close
+            seen.add(reading.type)
             if reading.level in ALERT_LEVELS:
                 if event is None:
                     event = self._open(reading, now)
@@ -142,6 +144,8 @@ class AlertEngine:
         for kind, event in ongoing.items():
             if kind not in seen:  # the value is gone (an unmounted file system): the event ends
                 changed.extend(self._close(event, now))
+        if not changed:
+            return []
         self._bound()
         kept = {id(e) for e in self.events}
         return [e for e in changed if id(e) in kept and self._lasting(e, now)]

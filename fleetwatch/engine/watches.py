@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetwatch.model.limits import Limits, is_true
-from fleetwatch.model.views import decoration
+from fleetwatch.model.views import LEVELS, threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,35 +59,94 @@ def _logged(limits: dict[str, Limits], watch: Watch) -> bool:
     return is_true(switch)
 
 
-def readings(stats: dict[str, Any], limits: dict[str, Limits]) -> Iterator[Reading]:
+Levels = tuple[tuple[str, float], ...] | None  # (LEVEL, percent) from the highest; None: DEFAULT
+
+
+def _levels(limits: Limits, plugin: str, stat: str, header: str | None = None) -> Levels:
+    """The thresholds ``decoration`` would look up, resolved once."""
+    found = [(level, threshold(limits, plugin, stat, header, level)) for level in LEVELS]
+    if not any(value for _, value in found):
+        return None
+    return tuple((level.upper(), value) for level, value in found if value)
+
+
+def _level(percent: float, levels: Levels) -> str:
+    if levels is None:
+        return "DEFAULT"
+    for name, value in levels:
+        if percent >= value:
+            return name
+    return "OK"
+
+
+class Judge:
+    """The watches of one set of limits, their switches and thresholds resolved once: a hub
+    judges every snapshot of every system against the same limits, thousands a second."""
+
+    def __init__(self, limits: dict[str, Limits]) -> None:
+        self.limits = limits
+        self.watches = [
+            (w, _levels(limits.get(w.plugin, {}), w.plugin, w.stat))
+            for w in WATCHES
+            if _logged(limits, w)
+        ]
+        fs_limits = limits.get("fs", {})
+        self.fs_limits = fs_limits
+        self.fs_logged = fs_limits.get("fs_log") is None or is_true(fs_limits.get("fs_log"))
+        self.fs_levels: dict[str, Levels] = {}  # per mount point: fs_<mount>_<level> may differ
+
+    def readings(self, stats: dict[str, Any]) -> list[Reading]:
+        """Every watched value present in ``stats``, with its level (OK, CAREFUL, WARNING...)."""
+        out: list[Reading] = []
+        for watch, levels in self.watches:
+            section = stats.get(watch.plugin)
+            if section.__class__ is not dict:
+                continue
+            value = section.get(watch.field)
+            if (  # exact float or int first: the usual case, and the cheapest test
+                value.__class__ is not float
+                and value.__class__ is not int
+                and (not isinstance(value, int | float) or isinstance(value, bool))
+            ):
+                continue
+            maximum = 100.0
+            if watch.plugin == "load":
+                maximum = 100.0 * float(section.get("cpucore") or 1)
+            value = float(value)
+            level = _level(value * 100.0 / maximum, levels)
+            out.append(Reading(watch.type, value, level, watch.sort, watch.desc))
+        items = stats.get("fs")
+        if self.fs_logged and isinstance(items, list):
+            out.extend(self._fs_readings(items))
+        return out
+
+    def _fs_readings(self, items: list[Any]) -> Iterator[Reading]:
+        for item in items:
+            if not isinstance(item, dict) or not item.get("size"):
+                continue
+            mount = str(item.get("mnt_point"))
+            levels = self.fs_levels.get(mount)
+            if levels is None and mount not in self.fs_levels:
+                levels = self.fs_levels[mount] = _levels(self.fs_limits, "fs", "fs", mount)
+            used, size = float(item.get("used") or 0), float(item["size"])
+            level = _level(used * 100.0 / size, levels)
+            percent = round(100.0 * used / size, 1)
+            yield Reading(f"FS_{mount}", percent, level, FS_SORT, f"File system {mount} usage")
+
+
+_judges: dict[int, Judge] = {}
+
+
+def judge_for(limits: dict[str, Limits]) -> Judge:
+    """The judge of ``limits``, made on first use (limits are built once and never changed)."""
+    judge = _judges.get(id(limits))
+    if judge is None or judge.limits is not limits:
+        if len(_judges) >= 64:  # each hub has one set; tests build many hubs
+            _judges.clear()
+        judge = _judges[id(limits)] = Judge(limits)
+    return judge
+
+
+def readings(stats: dict[str, Any], limits: dict[str, Limits]) -> list[Reading]:
     """Every watched value present in ``stats``, with its level (OK, CAREFUL, WARNING...)."""
-    for watch in WATCHES:
-        section = stats.get(watch.plugin)
-        if not isinstance(section, dict) or not _logged(limits, watch):
-            continue
-        value = section.get(watch.field)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            continue
-        maximum = 100.0
-        if watch.plugin == "load":
-            maximum = 100.0 * float(section.get("cpucore") or 1)
-        level = decoration(
-            float(value), maximum, limits.get(watch.plugin, {}), watch.plugin, watch.stat
-        )
-        yield Reading(watch.type, float(value), level, watch.sort, watch.desc)
-    yield from _fs_readings(stats.get("fs"), limits.get("fs", {}))
-
-
-def _fs_readings(items: Any, limits: Limits) -> Iterator[Reading]:
-    if not isinstance(items, list) or (
-        limits.get("fs_log") is not None and not is_true(limits.get("fs_log"))
-    ):
-        return
-    for item in items:
-        if not isinstance(item, dict) or not item.get("size"):
-            continue
-        mount = str(item.get("mnt_point"))
-        used, size = float(item.get("used") or 0), float(item["size"])
-        level = decoration(used, size, limits, "fs", "fs", mount)
-        percent = round(100.0 * used / size, 1)
-        yield Reading(f"FS_{mount}", percent, level, FS_SORT, f"File system {mount} usage")
+    return judge_for(limits).readings(stats)

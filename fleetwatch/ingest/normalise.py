@@ -31,8 +31,12 @@ def memory_bytes(memory: dict[str, Any]) -> dict[str, float]:
 
 def _cpu(cpus: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     percpu: list[dict[str, Any]] = []
+    users = systems = idles = 0.0
     for n, c in enumerate(cpus):
         user, system, idle = float(c["user"]), float(c["system"]), float(c["idle"])
+        users += user
+        systems += system
+        idles += idle
         percpu.append(
             {
                 "key": "cpu_number",
@@ -44,15 +48,11 @@ def _cpu(cpus: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any
             }
         )
     count = len(percpu) or 1
-
-    def mean(name: str) -> float:
-        return round(sum(float(p[name]) for p in percpu) / count, 1)
-
-    idle = mean("idle")
+    idle = round(idles / count, 1)
     cpu = {
         "total": round(100.0 - idle, 1),
-        "user": mean("user"),
-        "system": mean("system"),
+        "user": round(users / count, 1),
+        "system": round(systems / count, 1),
         "idle": idle,
         "cpucore": len(percpu),
     }

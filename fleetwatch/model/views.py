@@ -20,7 +20,7 @@ def _view(decoration: str = "DEFAULT") -> dict[str, Any]:
     }
 
 
-def _threshold(limits: Limits, plugin: str, stat: str, header: str | None, level: str) -> float:
+def threshold(limits: Limits, plugin: str, stat: str, header: str | None, level: str) -> float:
     """The threshold for a level, most specific first: per item, per stat, per plugin."""
     names = [f"{stat}_{level}", f"{plugin}_{level}"]
     if header is not None:
@@ -44,7 +44,7 @@ def decoration(
     if value is None or not maximum:
         return "DEFAULT"
     percent = float(value) * 100.0 / maximum
-    thresholds = {lvl: _threshold(limits, plugin, stat, header, lvl) for lvl in LEVELS}
+    thresholds = {lvl: threshold(limits, plugin, stat, header, lvl) for lvl in LEVELS}
     if not any(thresholds.values()):
         return "DEFAULT"
     for level in LEVELS:
