@@ -50,6 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "disable_webui", bool, False, "Do not serve the web dashboard."),
     Setting("server", "certfile", str, "", "PEM certificate: serve HTTPS."),
     Setting("server", "keyfile", str, "", "PEM private key of the certificate."),
+    Setting("server", "http_engine", str, "granian",
+            "HTTP server: granian (the fastest) or uvicorn (the fallback)."),
     Setting("server", "max_body_bytes", int, 1_048_576, "Largest request body accepted."),
     Setting("auth", "anonymous_read", str, "loopback",
             "Anonymous access to /api/4: loopback (only while bound to loopback), always, never."),

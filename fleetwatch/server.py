@@ -1,42 +1,22 @@
-"""Running a hub under uvicorn: socket, TLS, signals, and one-line start-up errors."""
+"""Running a hub: socket, TLS, signals, the HTTP engine, and one-line start-up errors."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import signal
 import socket
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
-import uvicorn
-
 from fleetwatch.app import Hub
+from fleetwatch.http_engines import make_engine
 from fleetwatch.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, minus re-raising the signal after a graceful stop.
-
-    uvicorn re-sends SIGTERM/SIGINT to itself once it has shut down, so the process dies of
-    the signal; a service manager should instead see a clean exit (status 0) after a clean stop.
-    """
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
 
 
 class StartError(RuntimeError):
@@ -99,32 +79,30 @@ def serve(hub: Hub) -> None:
     sock = bind_socket(config.bind, config.port)
     port = sock.getsockname()[1]
     scheme = "https" if certfile else "http"
-    uv_config = uvicorn.Config(
-        hub.app,
-        loop="none",
-        interface="asgi3",
-        http="httptools",
-        lifespan="off",
-        access_log=False,
-        server_header=False,
-        proxy_headers=False,
-        log_config=None,
-        ssl_certfile=certfile or None,
-        ssl_keyfile=keyfile or None,
-        timeout_graceful_shutdown=5,
-    )
-    server = _Server(uv_config)
+    try:
+        engine = make_engine(str(config.get("server", "http_engine")), hub.app, sock, certfile,
+                             keyfile)  # fmt: skip
+    except ValueError as exc:
+        sock.close()
+        raise StartError(str(exc)) from None
 
     async def main() -> None:
         try:
             await hub.start()
         except StoreError as exc:
             raise StartError(f"cannot open the store {hub.store.url}: {exc}") from None
+        # A clean stop on SIGTERM/SIGINT ends with status 0, which is what a service manager
+        # expects of a clean stop (uvicorn alone would re-raise the signal and die of it).
+        loop = asyncio.get_running_loop()
+        for sig in HANDLED_SIGNALS:
+            loop.add_signal_handler(sig, engine.stop)
         host = f"[{config.bind}]" if ":" in config.bind else config.bind
         log.info("listening on %s://%s:%d%s/", scheme, host, port, config.url_prefix)
         try:
-            await server.serve(sockets=[sock])
+            await engine.serve()
         finally:
+            for sig in HANDLED_SIGNALS:
+                loop.remove_signal_handler(sig)
             await hub.stop()
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:

@@ -61,7 +61,7 @@ class ServeProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        if self.proc.stderr is not None:
+        if self.proc.stderr is not None and not self.proc.stderr.closed:  # stop may come twice
             self.log.extend(self.proc.stderr.read().splitlines())
             self.proc.stderr.close()
         return code

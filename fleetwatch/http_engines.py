@@ -1,0 +1,139 @@
+"""The HTTP servers a hub can run under, on a socket the hub has already bound.
+
+Granian (the default) parses HTTP and moves bytes in its own Rust threads, so the Python
+thread only runs the hub's code: on 2 cores it carries half again as many submissions as
+uvicorn, whose HTTP work shares the one Python thread. Granian's embedded mode, the one that
+runs inside our event loop beside the collector and the writers, is marked experimental by
+its authors; ``server.http_engine = "uvicorn"`` is the fallback for anyone it fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from fleetwatch.api.asgi import ASGIApp
+
+__all__ = ["ENGINES", "Engine", "make_engine"]
+
+# How long a stop waits for requests in flight before it drops them.
+GRACEFUL_SECONDS = 5
+BACKLOG = 2048  # as fleetwatch.server listens with
+
+
+class Engine(Protocol):
+    async def serve(self) -> None:
+        """Serve until ``stop``."""
+
+    def stop(self) -> None: ...
+
+
+class _QuietExperimentalNotice(logging.Filter):
+    # Granian says "Embedded server is experimental!" at every start; the README says it once.
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "experimental" not in record.getMessage()
+
+
+class GranianEngine:
+    def __init__(self, app: ASGIApp, sock: socket.socket, certfile: str, keyfile: str) -> None:
+        from granian._granian import SocketHolder  # noqa: PLC0415
+        from granian.constants import HTTPModes, Interfaces, SSLProtocols  # noqa: PLC0415
+        from granian.log import LogLevels  # noqa: PLC0415
+        from granian.server.embed import Server  # noqa: PLC0415
+
+        class OnOurSocket(Server):
+            def _init_shared_socket(self) -> None:
+                # The socket the hub bound and is already listening on: binding errors are
+                # the hub's one-line ones, and no client is refused before the log line. A
+                # duplicate, as Granian may close what it is given.
+                self._ssp = None
+                self._shd = SocketHolder(os.dup(sock.fileno()), False, BACKLOG)  # type: ignore[call-arg,assignment]
+
+        host, port = sock.getsockname()[:2]
+        # Granian's own log lines go to ours (warnings and errors only), not to its stdout.
+        routed: dict[str, Any] = {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "handlers": {},
+            "formatters": {},
+            "loggers": {"_granian": {"propagate": True}, "granian.access": {"propagate": True}},
+        }
+        self.server = OnOurSocket(
+            app,
+            address=host,
+            port=port,
+            interface=Interfaces.ASGINL,  # no lifespan: the hub starts and stops its own parts
+            http=HTTPModes.auto,
+            websockets=False,
+            runtime_threads=1,
+            backlog=BACKLOG,
+            log_level=LogLevels.warning,
+            log_dictconfig=routed,
+            log_access=False,
+            ssl_cert=Path(certfile) if certfile else None,
+            ssl_key=Path(keyfile) if keyfile else None,
+            # TLS 1.2 still: the agents on older NAS boxes and appliances speak no newer.
+            ssl_protocol_min=SSLProtocols.tls12,
+        )
+        self.server.workers_kill_timeout = GRACEFUL_SECONDS
+        logging.getLogger("_granian").addFilter(_QuietExperimentalNotice())
+
+    async def serve(self) -> None:
+        await self.server.serve()
+
+    def stop(self) -> None:
+        self.server.stop()  # type: ignore[no-untyped-call]
+
+
+class UvicornEngine:
+    def __init__(self, app: ASGIApp, sock: socket.socket, certfile: str, keyfile: str) -> None:
+        import uvicorn  # noqa: PLC0415 - only the fallback needs it
+
+        config = uvicorn.Config(
+            app,
+            loop="none",
+            interface="asgi3",
+            http="httptools",
+            lifespan="off",
+            access_log=False,
+            server_header=False,
+            proxy_headers=False,
+            log_config=None,
+            ssl_certfile=certfile or None,
+            ssl_keyfile=keyfile or None,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        )
+
+        class Server(uvicorn.Server):
+            # The hub handles the signals itself (see fleetwatch.server), for both engines.
+            @contextlib.contextmanager
+            def capture_signals(self) -> Iterator[None]:
+                yield
+
+        self.server = Server(config)
+        self.sock = sock
+
+    async def serve(self) -> None:
+        await self.server.serve(sockets=[self.sock])
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+
+
+ENGINES = ("granian", "uvicorn")
+
+
+def make_engine(
+    name: str, app: ASGIApp, sock: socket.socket, certfile: str, keyfile: str
+) -> Engine:
+    """``ValueError`` naming the choices for an unknown engine."""
+    if name == "granian":
+        return GranianEngine(app, sock, certfile, keyfile)
+    if name == "uvicorn":
+        return UvicornEngine(app, sock, certfile, keyfile)
+    raise ValueError(f"server.http_engine must be one of {', '.join(ENGINES)}, not {name!r}")
