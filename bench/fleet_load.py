@@ -10,8 +10,8 @@ the downsampling and retention jobs, no pushes) is measured first, for compariso
 
 The load generator is one asyncio task per system in this process, sending a pre-encoded
 ``PUT`` (the document ``fleetwatch push`` builds on this machine, with the system's own
-hostname and token) over a kept-alive connection; uvicorn closes a connection idle for 5 s, so
-at a 10 s interval most pushes open a new one, as real agents would. Loopback only.
+hostname and token) over a kept-alive connection, reopened whenever the server has closed it
+while idle (uvicorn does after 5 s), as real agents would. Loopback only.
 """
 
 from __future__ import annotations
