@@ -186,6 +186,7 @@ def _start_profile(
     unchanged); its collapsed stacks go to ``folder``."""
     if not folder:
         return None
+    Path(folder).mkdir(parents=True, exist_ok=True)
     out = Path(folder) / f"fleet_load-{label.lower()}.txt"
     argv = [str(REPO / ".venv/bin/py-spy"), "record", "-p", str(pid), "-d", str(int(args.window)),
             "-r", "200", "--format", "raw", "--nonblocking", "--gil", "-o", str(out)]  # fmt: skip
