@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetwatch.model.limits import Limits, is_true
-from fleetwatch.model.views import LEVELS, threshold
+from fleetwatch.model.views import Levels, level_at, levels_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +59,6 @@ def _logged(limits: dict[str, Limits], watch: Watch) -> bool:
     return is_true(switch)
 
 
-Levels = tuple[tuple[str, float], ...] | None  # (LEVEL, percent) from the highest; None: DEFAULT
-
-
-def _levels(limits: Limits, plugin: str, stat: str, header: str | None = None) -> Levels:
-    """The thresholds ``decoration`` would look up, resolved once."""
-    found = [(level, threshold(limits, plugin, stat, header, level)) for level in LEVELS]
-    if not any(value for _, value in found):
-        return None
-    return tuple((level.upper(), value) for level, value in found if value)
-
-
-def _level(percent: float, levels: Levels) -> str:
-    if levels is None:
-        return "DEFAULT"
-    for name, value in levels:
-        if percent >= value:
-            return name
-    return "OK"
-
-
 class Judge:
     """The watches of one set of limits, their switches and thresholds resolved once: a hub
     judges every snapshot of every system against the same limits, thousands a second."""
@@ -86,7 +66,7 @@ class Judge:
     def __init__(self, limits: dict[str, Limits]) -> None:
         self.limits = limits
         self.watches = [
-            (w, _levels(limits.get(w.plugin, {}), w.plugin, w.stat))
+            (w, levels_of(limits.get(w.plugin, {}), w.plugin, w.stat))
             for w in WATCHES
             if _logged(limits, w)
         ]
@@ -113,7 +93,7 @@ class Judge:
             if watch.plugin == "load":
                 maximum = 100.0 * float(section.get("cpucore") or 1)
             value = float(value)
-            level = _level(value * 100.0 / maximum, levels)
+            level = level_at(value * 100.0 / maximum, levels)
             out.append(Reading(watch.type, value, level, watch.sort, watch.desc))
         items = stats.get("fs")
         if self.fs_logged and isinstance(items, list):
@@ -127,9 +107,9 @@ class Judge:
             mount = str(item.get("mnt_point"))
             levels = self.fs_levels.get(mount)
             if levels is None and mount not in self.fs_levels:
-                levels = self.fs_levels[mount] = _levels(self.fs_limits, "fs", "fs", mount)
+                levels = self.fs_levels[mount] = levels_of(self.fs_limits, "fs", "fs", mount)
             used, size = float(item.get("used") or 0), float(item["size"])
-            level = _level(used * 100.0 / size, levels)
+            level = level_at(used * 100.0 / size, levels)
             percent = round(100.0 * used / size, 1)
             yield Reading(f"FS_{mount}", percent, level, FS_SORT, f"File system {mount} usage")
 

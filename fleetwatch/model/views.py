@@ -20,7 +20,7 @@ def _view(decoration: str = "DEFAULT") -> dict[str, Any]:
     }
 
 
-def threshold(limits: Limits, plugin: str, stat: str, header: str | None, level: str) -> float:
+def _threshold(limits: Limits, plugin: str, stat: str, header: str | None, level: str) -> float:
     """The threshold for a level, most specific first: per item, per stat, per plugin."""
     names = [f"{stat}_{level}", f"{plugin}_{level}"]
     if header is not None:
@@ -30,6 +30,26 @@ def threshold(limits: Limits, plugin: str, stat: str, header: str | None, level:
         if isinstance(value, float):
             return value
     return 0.0
+
+
+Levels = tuple[tuple[str, float], ...] | None  # (LEVEL, percent) from the highest; None: DEFAULT
+
+
+def levels_of(limits: Limits, plugin: str, stat: str, header: str | None = None) -> Levels:
+    """The thresholds that judge a stat, resolved once (the alert engine keeps them)."""
+    found = [(level, _threshold(limits, plugin, stat, header, level)) for level in LEVELS]
+    if not any(value for _, value in found):
+        return None
+    return tuple((level.upper(), value) for level, value in found if value)
+
+
+def level_at(percent: float, levels: Levels) -> str:
+    if levels is None:
+        return "DEFAULT"
+    for name, value in levels:
+        if percent >= value:
+            return name
+    return "OK"
 
 
 def decoration(
@@ -43,14 +63,7 @@ def decoration(
     """OK/CAREFUL/WARNING/CRITICAL for a value taken as a percentage of ``maximum``."""
     if value is None or not maximum:
         return "DEFAULT"
-    percent = float(value) * 100.0 / maximum
-    thresholds = {lvl: threshold(limits, plugin, stat, header, lvl) for lvl in LEVELS}
-    if not any(thresholds.values()):
-        return "DEFAULT"
-    for level in LEVELS:
-        if thresholds[level] and percent >= thresholds[level]:
-            return level.upper()
-    return "OK"
+    return level_at(float(value) * 100.0 / maximum, levels_of(limits, plugin, stat, header))
 
 
 def _rule_decoration(
