@@ -124,7 +124,7 @@ class PostgresStore(RollupSQL, CheckSQL):
         url: str,
         *,
         max_batch: int = 500,
-        max_delay_seconds: float = 0.002,
+        max_delay_seconds: float = 0.0,
         max_queue: int = 10_000,
         pool_min_size: int = 1,
         pool_max_size: int = 4,

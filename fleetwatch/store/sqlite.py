@@ -136,7 +136,7 @@ class SQLiteStore(RollupSQL, CheckSQL):
         path: str | os.PathLike[str],
         *,
         max_batch: int = 500,
-        max_delay_seconds: float = 0.002,
+        max_delay_seconds: float = 0.0,
         max_queue: int = 10_000,
         read_threads: int = 4,
         busy_timeout_seconds: float = 5.0,

@@ -1,10 +1,15 @@
 """Single-writer group commit, independent of the backend.
 
-Every write is queued here and committed by one writer task in groups: the writer waits at most
-``max_delay_seconds`` after the oldest queued write (or until ``max_batch`` are queued) and hands
-the group to the backend's ``apply``, which runs it in one transaction. A caller's future is
-resolved only after its group committed, so an acknowledged write survives ``kill -9``; one commit
-(and one fsync) serves hundreds of writes, which is where the throughput comes from.
+Every write is queued here and committed by one writer task in groups: the writer hands what is
+queued (at most ``max_batch``) to the backend's ``apply``, which runs it in one transaction, and
+whatever arrives while that commit (and its fsync) is under way forms the next group. A caller's
+future is resolved only after its group committed, so an acknowledged write survives ``kill -9``;
+one commit serves hundreds of writes under load, which is where the throughput comes from.
+
+``max_delay_seconds`` (default 0) makes the writer wait that long after the oldest queued write
+before committing. The groups form on their own while a commit is in flight, so waiting only
+added latency: on SQLite it cost 2 ms at the median and a timer wake-up per commit at a fleet's
+pace (1,000 systems every 10 s), and gained nothing at full load.
 
 A full queue refuses the write at once with ``StoreOverloaded`` (the API answers 503 with
 ``Retry-After``) rather than dropping it or letting memory grow without bound.
@@ -45,7 +50,7 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
         apply: Callable[[Sequence[OpT]], Awaitable[Sequence[ResultT]]],
         *,
         max_batch: int = 500,
-        max_delay_seconds: float = 0.002,
+        max_delay_seconds: float = 0.0,
         max_queue: int = 10_000,
     ) -> None:
         if max_batch < 1 or max_queue < 1 or max_delay_seconds < 0:
