@@ -11,6 +11,7 @@ import ssl
 from pathlib import Path
 
 from fleetwatch.app import Hub
+from fleetwatch.gc_policy import settle_after_start
 from fleetwatch.http_engines import make_engine
 from fleetwatch.store.errors import StoreError
 
@@ -91,6 +92,7 @@ def serve(hub: Hub) -> None:
             await hub.start()
         except StoreError as exc:
             raise StartError(f"cannot open the store {hub.store.url}: {exc}") from None
+        settle_after_start()
         # A clean stop on SIGTERM/SIGINT ends with status 0, which is what a service manager
         # expects of a clean stop (uvicorn alone would re-raise the signal and die of it).
         loop = asyncio.get_running_loop()
