@@ -7,6 +7,7 @@ for snapshots stored before it; the two must agree.
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -18,6 +19,9 @@ SUMMARY_FIGURES = (
 )  # fmt: skip
 
 
+_TENTH = Decimal("0.1")
+
+
 def _number(value: object) -> float | int | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
@@ -25,9 +29,14 @@ def _number(value: object) -> float | int | None:
 
 
 def _one_decimal(value: float) -> float:
-    # Halves away from zero, as SQL's round() does in the migration (Python's round() would
-    # give 31.2 for 31.25 where the database gives 31.3).
-    return float(Decimal(repr(value)).quantize(Decimal("0.1"), ROUND_HALF_UP))
+    """``value`` to one decimal, halves away from zero, as SQL's round() does in the migration
+    (Python's round() would give 31.2 for 31.25 where the database gives 31.3)."""
+    scaled = value * 10.0
+    if abs(scaled) < 1e12 and abs(abs(scaled - math.trunc(scaled)) - 0.5) > 1e-6:
+        # No half to settle: the float product rounds as the decimal would, and an integer
+        # divided by ten is the float nearest that decimal. Decimal costs 3 µs a call.
+        return math.floor(scaled + 0.5) / 10.0 if scaled >= 0 else math.ceil(scaled - 0.5) / 10.0
+    return float(Decimal(repr(value)).quantize(_TENTH, ROUND_HALF_UP))
 
 
 def _section(stats: dict[str, Any], name: str) -> dict[str, Any]:
