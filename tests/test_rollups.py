@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import random
+from typing import Any
+
 import pytest
 
 from fleetwatch.collect.cpu import SPEC as CPU
 from fleetwatch.collect.network import SPEC as NETWORK
 from fleetwatch.engine.downsample import DownsampleJob
 from fleetwatch.engine.retention import DAY, RetentionJob
-from fleetwatch.model.rollup import HOUR, MINUTE, Bucket, history_items, summarise
+from fleetwatch.model.rollup import HOUR, MINUTE, Bucket, bucket_of
 from fleetwatch.store import Store
-from fleetwatch.store.rollups import RollupRecord
+from fleetwatch.store.rollups import HistoryItem, RollupRecord
 
 pytestmark = pytest.mark.anyio
 
@@ -25,21 +29,14 @@ def stats(total: float, recv: float = 0.0) -> dict[str, object]:
     }
 
 
-def test_history_items_are_named_as_history_names_them() -> None:
-    items = sorted(history_items(stats(40.0, 10.0), SPECS))
-    assert ("cpu", "total", 40.0) in items
-    assert ("network", "eth0_bytes_recv_rate_per_sec", 10.0) in items
-    assert not any(item == "idle" for _, item, _ in items)  # not a history field
-    odd = {"cpu": {"total": True, "user": float("nan"), "system": "7"}}
-    assert list(history_items(odd, SPECS)) == []  # flags, NaN and strings are not figures
-
-
 def test_hours_merge_minutes_weighted_by_count() -> None:
-    minutes = summarise([(T0, stats(10)), (T0 + 1, stats(20)), (T0 + 61, stats(60))], SPECS, 60)
-    assert sorted(minutes) == [T0, T0 + 60]
-    assert minutes[T0].stats()["cpu"]["total"] == [15.0, 10.0, 20.0, 2]
+    first, second = Bucket(), Bucket()
+    first.samples, second.samples = 2, 1
+    first.add_totals("cpu", "total", 30.0, 10.0, 20.0, 2)
+    second.add_totals("cpu", "total", 60.0, 60.0, 60.0, 1)
+    assert first.stats()["cpu"]["total"] == [15.0, 10.0, 20.0, 2]
     hour = Bucket()
-    for bucket in minutes.values():
+    for bucket in (first, second):
         hour.add_summary(bucket.stats(), bucket.samples)
     assert hour.samples == 3
     assert hour.stats()["cpu"]["total"] == [30.0, 10.0, 60.0, 3]  # not the mean of 15 and 60
@@ -67,14 +64,84 @@ async def test_rollups_round_trip_upsert_and_watermark(store: Store) -> None:
     assert await store.rollups(system.id, MINUTE, 0, T0 + HOUR, limit=100) == []  # cascaded
 
 
-async def test_snapshot_stats_reads_the_normalised_form_in_order(store: Store) -> None:
+ITEMS = [
+    HistoryItem("cpu", "total", None),
+    HistoryItem("cpu", "user", None),
+    HistoryItem("network", "bytes_recv_rate_per_sec", "interface_name"),
+    HistoryItem("network", "bytes_sent_rate_per_sec", "interface_name"),
+]
+
+
+def reference_summary(
+    snapshots: list[tuple[float, dict[str, Any]]], resolution: int
+) -> dict[tuple[float, str | None, str | None], tuple[float, float, float, int]]:
+    """What the database must compute, written out plainly: per bucket and item the sum, min,
+    max and count of the JSON numbers (not flags, strings or nulls), and each bucket's samples."""
+    values: dict[tuple[float, str | None, str | None], list[float]] = {}
+    samples: dict[float, int] = {}
+    for when, stats in snapshots:
+        bucket = bucket_of(when, resolution)
+        samples[bucket] = samples.get(bucket, 0) + 1
+        for spec in ITEMS:
+            body = stats.get(spec.plugin)
+            if spec.key is None:
+                found = [(spec.field, body.get(spec.field))] if isinstance(body, dict) else []
+            else:
+                found = [
+                    (f"{element[spec.key]}_{spec.field}", element.get(spec.field))
+                    for element in (body if isinstance(body, list) else [])
+                    if isinstance(element, dict)
+                    and isinstance(element.get(spec.key), str | int | float)
+                    and not isinstance(element.get(spec.key), bool)
+                ]
+            for item, value in found:
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    values.setdefault((bucket, spec.plugin, item), []).append(float(value))
+    expected = {key: (math.fsum(v), min(v), max(v), len(v)) for key, v in values.items()}
+    for bucket, count in samples.items():
+        expected[(bucket, None, None)] = (0.0, 0.0, 0.0, count)
+    return expected
+
+
+def odd_stats(rng: random.Random) -> dict[str, Any]:
+    """Normalised stats with every kind of value a history item may meet."""
+    oddities: list[Any] = [True, False, None, "7", [1], {"x": 1}, 0, -3, 2.5, 1e300, 10**15]
+
+    def value() -> Any:
+        return rng.choice(oddities) if rng.random() < 0.3 else round(rng.uniform(0, 100), 3)
+
+    cpu: Any = {"total": value(), "user": value(), "idle": value(), "system": value()}
+    network: Any = [
+        {"interface_name": rng.choice(["eth0", "wlan0", "lo"]),
+         "bytes_recv_rate_per_sec": value(), "bytes_sent_rate_per_sec": value()},
+        {"interface_name": rng.choice([None, True, "eth1", 7]), "bytes_recv_rate_per_sec": value()},
+        {"bytes_recv_rate_per_sec": value()},  # no name: not a series
+        rng.choice(["eth9", 3, None]),  # not an object at all
+    ]  # fmt: skip
+    if rng.random() < 0.1:
+        cpu = rng.choice(["busy", 42, [1, 2], None])  # a plugin that is not an object
+    if rng.random() < 0.1:
+        network = rng.choice([{"eth0": 1}, "down", None])
+    return {"cpu": cpu, "network": network, "uptime": "3 days", "load": {"min1": 1.0}}
+
+
+async def test_the_database_summarises_exactly_the_numbers(store: Store) -> None:
     system = await store.add_system("nas1")
-    for n in (2, 0, 1, 3):
-        await store.add_snapshot(system.id, T0 + n, {"hostname": "x"}, stats(n), "push")
-    rows = await store.snapshot_stats(system.id, T0, T0 + 3, limit=10)
-    assert [at for at, _ in rows] == [T0, T0 + 1, T0 + 2]
-    assert rows[1][1]["cpu"]["total"] == 1
-    assert len(await store.snapshot_stats(system.id, T0, T0 + 3, limit=2)) == 2
+    other = await store.add_system("other")
+    rng = random.Random(5)
+    snapshots = [(T0 + rng.uniform(0, 300), odd_stats(rng)) for _ in range(300)]
+    for when, stats in snapshots:
+        await store.add_snapshot(system.id, when, {}, stats, "push")
+    await store.add_snapshot(other.id, T0 + 1, {}, {"cpu": {"total": 99.0}}, "push")
+    rows = await store.snapshot_summaries(system.id, T0, T0 + 240, MINUTE, ITEMS)
+    got = {(start, plugin, item): rest for start, plugin, item, *rest in rows}
+    expected = reference_summary([s for s in snapshots if s[0] < T0 + 240], MINUTE)
+    assert set(got) == set(expected)
+    assert {key[0] for key in got} == {T0, T0 + 60, T0 + 120, T0 + 180}
+    for key, (total, low, high, count) in expected.items():
+        assert got[key] == [pytest.approx(total, rel=1e-12), low, high, count], key
+    assert (T0, "network", "eth0_bytes_recv_rate_per_sec") in got
+    assert await store.snapshot_summaries(system.id, T0 + 400, T0 + 500, MINUTE, ITEMS) == []
 
 
 async def test_the_job_rolls_up_closed_minutes_then_hours(store: Store) -> None:
@@ -85,8 +152,8 @@ async def test_the_job_rolls_up_closed_minutes_then_hours(store: Store) -> None:
         await store.add_snapshot(a.id, T0 + n * 10, {}, stats(float(n % 100), n), "push")
     await store.add_snapshot(b.id, T0 + 30, {}, stats(50.0), "push")
     now = T0 + 2 * HOUR + 5  # the last minute closes at +2h, but has not settled for 10 s
-    # A tiny page forces minutes to be split across reads; the result must not depend on it.
-    job = DownsampleJob(store, SPECS, first_days=1, page=4, clock=lambda: now)
+    # Short windows and pages split the work into many reads; the result must not depend on it.
+    job = DownsampleJob(store, SPECS, first_days=1, page=4, window=180, clock=lambda: now)
     written = await job.roll_up()
     minutes = await store.rollups(a.id, MINUTE, 0, now, limit=1000)
     assert len(minutes) == 119  # the 120th minute has not settled yet
@@ -127,15 +194,15 @@ async def test_hours_are_merged_from_pages_of_minutes(store: Store) -> None:
     assert [m.bucket_start for m in oldest] == [T0, T0 + MINUTE]
 
 
-async def test_snapshots_sharing_an_instant_are_counted_once_across_pages(store: Store) -> None:
+async def test_snapshots_on_a_window_boundary_are_counted_once(store: Store) -> None:
     a = await store.add_system("a")
-    for n in range(7):  # pages of 3 end in the middle of these ties
-        await store.add_snapshot(a.id, T0 + (n // 3) * 10, {}, stats(float(n)), "push")
-    job = DownsampleJob(store, SPECS, first_days=1, page=3, clock=lambda: T0 + 300)
-    assert await job.roll_up() == 1  # one minute; its hour is not over
-    (minute,) = await store.rollups(a.id, MINUTE, 0, T0 + 300, limit=10)
-    assert minute.samples == 7
-    assert minute.stats["cpu"]["total"] == [3.0, 0.0, 6.0, 7]
+    for n in range(7):  # three at T0, three at T0 + 120 (where the second window starts), one
+        await store.add_snapshot(a.id, T0 + (n // 3) * 120, {}, stats(float(n)), "push")
+    job = DownsampleJob(store, SPECS, first_days=1, window=120, clock=lambda: T0 + 400)
+    assert await job.roll_up() == 3  # three minutes; their hour is not over
+    minutes = await store.rollups(a.id, MINUTE, 0, T0 + 400, limit=10)
+    assert [(m.bucket_start - T0, m.samples) for m in minutes] == [(0, 3), (120, 3), (240, 1)]
+    assert minutes[1].stats["cpu"]["total"] == [4.0, 3.0, 5.0, 3]
 
 
 async def test_retention_prunes_rollups_on_their_own_schedule(store: Store) -> None:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-__all__ = ["RollupRecord", "RollupStore", "StatsRow"]
+from .summaries_sql import HistoryItem, SummaryRow
 
-# (created_at, normalized): what downsampling needs of a snapshot, without its document.
-StatsRow = tuple[float, dict[str, Any]]
+__all__ = ["HistoryItem", "RollupRecord", "RollupStore", "SummaryRow"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +27,20 @@ class RollupRecord:
 
 
 class RollupStore(Protocol):
-    async def snapshot_stats(
-        self, system_id: int, since: float, until: float, *, limit: int
-    ) -> list[StatsRow]:
-        """The normalised stats of a system's snapshots in ``[since, until)``, oldest first."""
+    async def first_snapshot_at(self, system_id: int, since: float, until: float) -> float | None:
+        """When the system's first snapshot in ``[since, until)`` was stored; None if none was."""
+
+    async def snapshot_summaries(
+        self,
+        system_id: int,
+        since: float,
+        until: float,
+        resolution: int,
+        items: list[HistoryItem],
+    ) -> list[SummaryRow]:
+        """A system's snapshots in ``[since, until)`` summarised per bucket of ``resolution``
+        seconds, by the database: one row per bucket and history item, and per bucket one row
+        with the number of snapshots (``fleetwatch.store.summaries_sql`` tells the form)."""
 
     async def save_rollups(self, records: Sequence[RollupRecord]) -> None:
         """Insert or replace rollups (same system, resolution and bucket), committed on return."""

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from .base import Statement, decode_json, encode_json
 from .identity_sql import IdentitySQL
-from .rollups import RollupRecord, StatsRow
+from .rollups import RollupRecord
+from .summaries_sql import HistoryItem, SummaryRow, summary_statement
 
 __all__ = ["RollupSQL"]
 
@@ -23,10 +24,9 @@ Row = tuple[Any, ...]
 # writer queue that ingestion depends on (a full queue answers submissions with 503).
 WRITE_CHUNK = 200
 
-_SNAPSHOT_STATS = (
-    "SELECT created_at, normalized FROM snapshots"
+_FIRST_SNAPSHOT = (
+    "SELECT min(created_at) FROM snapshots"
     " WHERE system_id = ? AND created_at >= ? AND created_at < ?"
-    " ORDER BY created_at, id LIMIT ?"
 )
 _SAVE_ROLLUP = (
     "INSERT INTO rollups (system_id, resolution_seconds, bucket_start, samples, stats)"
@@ -60,11 +60,25 @@ _PRUNE_ROLLUPS = (
 class RollupSQL(IdentitySQL):
     """Mixed into a backend that provides ``_write`` and ``_rows``."""
 
-    async def snapshot_stats(
-        self, system_id: int, since: float, until: float, *, limit: int
-    ) -> list[StatsRow]:
-        rows = await self._rows(self._sql(_SNAPSHOT_STATS), (system_id, since, until, limit))
-        return [(float(at), _json(stats)) for at, stats in rows]
+    dialect: Literal["sqlite", "postgres"]
+
+    async def first_snapshot_at(self, system_id: int, since: float, until: float) -> float | None:
+        rows = await self._rows(self._sql(_FIRST_SNAPSHOT), (system_id, since, until))
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    async def snapshot_summaries(
+        self,
+        system_id: int,
+        since: float,
+        until: float,
+        resolution: int,
+        items: list[HistoryItem],
+    ) -> list[SummaryRow]:
+        sql, params = summary_statement(self.dialect, items, system_id, since, until, resolution)
+        return [
+            (float(bucket), plugin, item, float(total), float(low), float(high), int(count))
+            for bucket, plugin, item, total, low, high, count in await self._rows(sql, params)
+        ]
 
     async def save_rollups(self, records: Sequence[RollupRecord]) -> None:
         sql = self._sql(_SAVE_ROLLUP)
