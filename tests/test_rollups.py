@@ -205,6 +205,23 @@ async def test_snapshots_on_a_window_boundary_are_counted_once(store: Store) -> 
     assert minutes[1].stats["cpu"]["total"] == [4.0, 3.0, 5.0, 3]
 
 
+async def test_a_quiet_stretch_is_skipped_not_walked(store: Store) -> None:
+    a = await store.add_system("a")
+    quiet = await store.add_system("quiet")
+    later = T0 + 10 * DAY + 3 * MINUTE
+    for when, total in ((T0 + 5, 10.0), (T0 + 15, 30.0), (later, 50.0)):
+        await store.add_snapshot(a.id, when, {}, stats(total), "push")
+    assert await store.first_snapshot_at(a.id, T0 + 10, later + 1) == T0 + 15
+    assert await store.first_snapshot_at(a.id, T0 + 16, later) is None
+    assert await store.first_snapshot_at(quiet.id, 0, later + 1) is None
+    job = DownsampleJob(store, SPECS, first_days=30, clock=lambda: later + 2 * MINUTE)
+    assert await job.roll_up() == 2 + 1  # two minutes ten days apart; T0's hour
+    minutes = await store.rollups(a.id, MINUTE, 0, later + HOUR, limit=10)
+    assert [(m.bucket_start, m.samples) for m in minutes] == [(T0, 2), (later, 1)]
+    assert minutes[0].stats["cpu"]["total"] == [20.0, 10.0, 30.0, 2]
+    assert await store.rollups(quiet.id, MINUTE, 0, later + HOUR, limit=10) == []
+
+
 async def test_retention_prunes_rollups_on_their_own_schedule(store: Store) -> None:
     system = await store.add_system("old")
     now = T0 + 400 * DAY

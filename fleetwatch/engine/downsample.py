@@ -88,12 +88,13 @@ class DownsampleJob:
     async def _system_minutes(self, system_id: int, since: float, until: float) -> int:
         written = 0
         while since < until and self.items:
-            # A quiet stretch (a system switched off for a week) costs one index probe, not a
-            # statement per window.
-            first = await self.store.first_snapshot_at(system_id, since, until)
-            if first is None:
-                break
-            since = max(since, bucket_of(first, MINUTE))
+            if until - since > self.window:
+                # A quiet stretch (a system switched off for a week) costs one index probe, not
+                # a statement per window; the usual run, one minute, needs no probe.
+                first = await self.store.first_snapshot_at(system_id, since, until)
+                if first is None:
+                    break
+                since = max(since, bucket_of(first, MINUTE))
             # Windows end on a minute boundary, so no minute is split between two statements.
             end = min(until, bucket_of(since, MINUTE) + self.window)
             rows = await self.store.snapshot_summaries(system_id, since, end, MINUTE, self.items)

@@ -4,9 +4,9 @@ Downsampling needs, per bucket, the sum, min, max and count of every numeric his
 every snapshot. Done in Python that meant reading each snapshot's normalised JSON back and
 walking it on the hub's one Python thread, the one that answers submissions: under a load of
 ~5,000 submissions/s, rolling up one minute kept that thread busy for 10 s in 10-16 ms
-stretches, and the p99 at 80 % of the maximum rate rose to 45 ms. Here the database walks the JSON (SQLite's JSON1 in the reader thread, which holds
-no GIL while SQLite runs; PostgreSQL's jsonb functions in its own process) and the hub receives
-one row per bucket and item.
+stretches, and the p99 at 80 % of the maximum rate rose to 45 ms. Here the database walks the
+JSON (SQLite's JSON1 in the reader thread, which holds no GIL while SQLite runs; PostgreSQL's
+jsonb functions in its own process) and the hub receives one row per bucket and item.
 
 An item is named as ``History`` names it: the field for a dict plugin (``cpu`` ``total``),
 ``<key>_<field>`` for a list plugin (``network`` ``eth0_bytes_recv_rate_per_sec``). Only JSON
