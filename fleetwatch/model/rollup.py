@@ -27,7 +27,7 @@ def bucket_of(when: float, resolution: int) -> float:
 
 
 class Bucket:
-    """One system's items over one bucket, accumulated from samples or finer buckets."""
+    """One system's items over one bucket, from the database's sums or finer buckets."""
 
     __slots__ = ("_items", "samples")
 
@@ -39,7 +39,7 @@ class Bucket:
     def add_totals(
         self, plugin: str, item: str, total: float, low: float, high: float, count: int
     ) -> None:
-        """Fold in an item's sum, min, max and count over samples counted apart."""
+        """Fold in an item's sum, min, max and count; ``samples`` is set on its own."""
         self._merge(plugin, item, total, low, high, count)
 
     def add_summary(self, stats: Mapping[str, Mapping[str, Summary]], samples: int) -> None:
