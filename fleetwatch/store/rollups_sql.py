@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 from .base import Statement, decode_json, encode_json
 from .identity_sql import IdentitySQL
+from .query_sql import Dialect
 from .rollups import RollupRecord
 from .summaries_sql import HistoryItem, SummaryRow, summary_statement
 
@@ -60,7 +61,7 @@ _PRUNE_ROLLUPS = (
 class RollupSQL(IdentitySQL):
     """Mixed into a backend that provides ``_write`` and ``_rows``."""
 
-    dialect: Literal["sqlite", "postgres"]
+    dialect: Dialect
 
     async def first_snapshot_at(self, system_id: int, since: float, until: float) -> float | None:
         rows = await self._rows(self._sql(_FIRST_SNAPSHOT), (system_id, since, until))

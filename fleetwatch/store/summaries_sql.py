@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Literal
+
+from .query_sql import Dialect
 
 __all__ = ["HistoryItem", "SummaryRow", "summary_statement"]
-
-Dialect = Literal["sqlite", "postgres"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,17 +113,16 @@ WITH snaps AS (
   WHERE system_id = %(system_id)s AND created_at >= %(since)s AND created_at < %(until)s
 ),
 parts AS (
-  SELECT snaps.bucket, p.key AS plugin, p.value AS body
+  SELECT snaps.bucket, p.key AS plugin, p.value AS body, %(keys)s::jsonb ->> p.key AS key_name
   FROM snaps, jsonb_each(snaps.normalized) AS p
   WHERE p.key = ANY(%(plugins)s::text[])
 ),
 named AS (
-  SELECT parts.bucket, parts.plugin, e.value AS element,
-         e.value ->> (%(keys)s::jsonb ->> parts.plugin) AS name
+  SELECT parts.bucket, parts.plugin, e.value AS element, e.value ->> parts.key_name AS name
   FROM parts
   CROSS JOIN LATERAL jsonb_array_elements(
     CASE WHEN jsonb_typeof(parts.body) = 'array' THEN parts.body ELSE '[]'::jsonb END) AS e
-  WHERE jsonb_typeof(e.value -> (%(keys)s::jsonb ->> parts.plugin)) IN ('string', 'number')
+  WHERE jsonb_typeof(e.value -> parts.key_name) IN ('string', 'number')
 ),
 points AS (
   SELECT parts.bucket, parts.plugin, f.key AS item, f.value AS v
