@@ -33,6 +33,7 @@ format: $(VENV)/.test-deps
 test: $(VENV)/.test-deps lint
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
+	bash scripts/ensure_prometheus.sh
 	$(BIN)/pytest
 
 bench: $(VENV)/.test-deps

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from fleetwatch import __version__
 from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
@@ -23,11 +23,14 @@ from fleetwatch.api.commands import Commands, command_app
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.external import External, external_app
 from fleetwatch.api.fleet import Fleet
+from fleetwatch.api.fleet_latest import FleetLatest
 from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.history_range import HistoryReader, Retention
 from fleetwatch.api.hub_statistics import HubStatistics
 from fleetwatch.api.lists import ListLimits, Lists
+from fleetwatch.api.metrics import MetricsExposition
+from fleetwatch.api.metrics_instruments import HubInstruments
 from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
 from fleetwatch.api.status import filter_app, status_app
@@ -104,6 +107,8 @@ class Hub:
     checks: CheckService | None = None
     freshness: FreshnessScheduler | None = None
     commands: Commands | None = None
+    metrics: MetricsExposition | None = None
+    instruments: HubInstruments | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -113,12 +118,19 @@ class Hub:
         self._loopback_bound = is_loopback(self.config.bind)
         self._command_prefix = f"{self.config.url_prefix}/api/command/"
         self._hooks_prefix = f"{self.config.url_prefix}/api/external/"
+        self._measured = self.instruments.measured(self._route) if self.instruments else None
 
     @property
     def api_prefix(self) -> str:
         return f"{self.config.url_prefix}/api/4"
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._measured is not None:
+            await self._measured(scope, receive, send)
+        else:
+            await self._route(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if not self._host_allowed(scope):
                 await send_json(send, 421, {"detail": "Misdirected request: unexpected Host"})
@@ -226,6 +238,8 @@ class Hub:
                 asyncio.create_task(self.freshness.run(self._stop), name="freshness")
             )
         self._tasks.append(asyncio.create_task(self.auth.watch(self._stop), name="auth-watch"))
+        if self.metrics is not None:
+            self._tasks.append(asyncio.create_task(self.metrics.run(self._stop), name="metrics"))
         log.info("fleetwatch %s: collecting every %ss, store %s", __version__,
                  self.config.refresh, self.store.url)  # fmt: skip
         if anonymous_permissions(self.config) and not is_loopback(self.config.bind):
@@ -254,7 +268,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         refresh=config.refresh,
         history_size=int(config.get("collector", "history_size")),
     )
-    store = open_store(config.database, max_queue=int(config.get("storage", "queue_size")))
+    instruments = HubInstruments(config.url_prefix)
+    store = open_store(config.database, max_queue=int(config.get("storage", "queue_size")),
+                       on_commit=instruments.observe_commit)  # fmt: skip
     auth = build_authenticator(config, store)
     admin = Admin(store, auth.hashing, on_change=auth.forget)
     guard = Guard(auth, int(config.get("server", "max_body_bytes")))
@@ -287,7 +303,14 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     checks.listeners.append(bus.publish)
     commands = Commands(guard, checks)
 
+    latest = FleetLatest(store, staleness, lambda: (recorder.system_id, live.latest()))
+    metrics = MetricsExposition(
+        guard, store, latest, instruments,
+        refresh_seconds=float(config.get("metrics", "refresh_seconds")),
+    )  # fmt: skip
+
     async def on_snapshot(system_id: int, stats: dict[str, Any], now: float) -> None:
+        latest.put(system_id, stats, now)
         await staleness.seen(system_id, now)
         await pushed.evaluate(system_id, stats, now)
 
@@ -300,6 +323,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
         Mount(f"{prefix}/api/filter", app=filter_app(guard, store)),
         Mount(f"{prefix}/api/config", app=objects_app(guard, store)),
+        Route(f"{prefix}/metrics", metrics.endpoint, methods=["GET"]),
     ]
     if not config.get("server", "disable_webui"):
         routes += web_routes(prefix)
@@ -319,7 +343,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                bus=bus, recorder=recorder, checks=checks,
                freshness=FreshnessScheduler(checks), retention=retention,
                commands=commands, downsample=downsample, last_seen=seen,
-               external=external)  # fmt: skip
+               external=external, metrics=metrics, instruments=instruments)  # fmt: skip
 
 
 def list_limits(config: Config) -> ListLimits:

@@ -88,6 +88,8 @@ SETTINGS: tuple[Setting, ...] = (
             "A list query running longer is cancelled and answered 503."),
     Setting("query", "statistics_max_age", float, 60.0,
             "Seconds GET /api/v1/statistics reuses its figures (?refresh=true recomputes)."),
+    Setting("metrics", "refresh_seconds", float, 5.0,
+            "Seconds between two renderings of GET /metrics while it is scraped."),
 )  # fmt: skip
 
 SETTINGS_BY_NAME = {(s.section, s.key): s for s in SETTINGS}

@@ -162,6 +162,13 @@ class Store(IdentityStore, CheckStore, RollupStore, Protocol):
 
     async def latest_snapshot(self, system_id: int) -> SnapshotRecord | None: ...
 
+    @property
+    def pending_writes(self) -> int:
+        """Writes accepted and not yet committed (the writer queue's depth)."""
+
+    async def size_bytes(self) -> int:
+        """What the database takes on disk, in bytes."""
+
     async def snapshots(
         self,
         system_id: int,

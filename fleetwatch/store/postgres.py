@@ -11,7 +11,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -126,6 +126,7 @@ class PostgresStore(RollupSQL, CheckSQL):
         max_batch: int = 500,
         max_delay_seconds: float = 0.0,
         max_queue: int = 10_000,
+        on_commit: Callable[[float], None] | None = None,
         pool_min_size: int = 1,
         pool_max_size: int = 4,
         connect_timeout_seconds: float = 5.0,
@@ -135,6 +136,7 @@ class PostgresStore(RollupSQL, CheckSQL):
         self._max_batch = max_batch
         self._max_delay = max_delay_seconds
         self._max_queue = max_queue
+        self._on_commit = on_commit
         self._pool_min_size = pool_min_size
         self._pool_max_size = pool_max_size
         # libpq's connect_timeout counts whole seconds and treats values below 2 as 2.
@@ -158,6 +160,7 @@ class PostgresStore(RollupSQL, CheckSQL):
             max_batch=self._max_batch,
             max_delay_seconds=self._max_delay,
             max_queue=self._max_queue,
+            on_commit=self._on_commit,
         )
         self._writer.start()
 
@@ -228,6 +231,14 @@ class PostgresStore(RollupSQL, CheckSQL):
         high = float("inf") if until is None else until
         rows = await self._rows(sql, (system_id, low, high, max(limit, 0)))
         return [snapshot_from_row(row) for row in rows]
+
+    @property
+    def pending_writes(self) -> int:
+        return self._writer.pending if self._writer is not None else 0
+
+    async def size_bytes(self) -> int:
+        rows = await self._rows("SELECT pg_database_size(current_database())", ())
+        return int(rows[0][0])
 
     async def count_snapshots(self, system_id: int | None = None) -> int:
         if system_id is None:

@@ -138,6 +138,7 @@ class SQLiteStore(RollupSQL, CheckSQL):
         max_batch: int = 500,
         max_delay_seconds: float = 0.0,
         max_queue: int = 10_000,
+        on_commit: Callable[[float], None] | None = None,
         read_threads: int = 4,
         busy_timeout_seconds: float = 5.0,
     ) -> None:
@@ -149,6 +150,7 @@ class SQLiteStore(RollupSQL, CheckSQL):
         self._max_batch = max_batch
         self._max_delay = max_delay_seconds
         self._max_queue = max_queue
+        self._on_commit = on_commit
         self._write_thread: ThreadPoolExecutor | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._read_pool: ThreadPoolExecutor | None = None
@@ -178,6 +180,7 @@ class SQLiteStore(RollupSQL, CheckSQL):
             max_batch=self._max_batch,
             max_delay_seconds=self._max_delay,
             max_queue=self._max_queue,
+            on_commit=self._on_commit,
         )
         self._writer.start()
         self._checkpoint_thread = ThreadPoolExecutor(
@@ -269,6 +272,18 @@ class SQLiteStore(RollupSQL, CheckSQL):
         low = -float("inf") if since is None else since
         high = float("inf") if until is None else until
         return await self._read(sql, (system_id, low, high, max(limit, 0)), _snapshot_rows)
+
+    @property
+    def pending_writes(self) -> int:
+        return self._writer.pending if self._writer is not None else 0
+
+    async def size_bytes(self) -> int:
+        # The database file with its write-ahead log: what the data takes on disk.
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(self.path + suffix).st_size
+        return total
 
     async def count_snapshots(self, system_id: int | None = None) -> int:
         if system_id is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
@@ -52,6 +53,7 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
         max_batch: int = 500,
         max_delay_seconds: float = 0.0,
         max_queue: int = 10_000,
+        on_commit: Callable[[float], None] | None = None,
     ) -> None:
         if max_batch < 1 or max_queue < 1 or max_delay_seconds < 0:
             raise ValueError("max_batch and max_queue must be >= 1, max_delay_seconds >= 0")
@@ -63,6 +65,8 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        # Told each group commit's duration in seconds (the hub's commit-latency histogram).
+        self._on_commit = on_commit
 
     @property
     def pending(self) -> int:
@@ -148,6 +152,7 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
         live = [entry for entry in batch if not entry[1].done()]
         if not live:
             return
+        started = time.perf_counter()
         try:
             results = await self._apply([entry[0] for entry in live])
         except StoreUnavailable as exc:
@@ -160,6 +165,8 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
             logger.debug("group of %d writes failed (%r); retrying one by one", len(live), exc)
             await self._commit_one_by_one(live)
             return
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - started)
         for (_, future, _), result in zip(live, results, strict=True):
             if not future.done():
                 future.set_result(result)
