@@ -25,6 +25,7 @@ from fleetwatch.api.external import External, external_app
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.fleet_latest import FleetLatest
 from fleetwatch.api.glances import GlancesAPI
+from fleetwatch.api.glances_config import config_sections
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.history_range import HistoryReader, Retention
 from fleetwatch.api.hub_statistics import HubStatistics
@@ -33,6 +34,7 @@ from fleetwatch.api.metrics import MetricsExposition
 from fleetwatch.api.metrics_instruments import HubInstruments
 from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
+from fleetwatch.api.servers_list import ServersList
 from fleetwatch.api.status import filter_app, status_app
 from fleetwatch.api.systems import SystemsAPI
 from fleetwatch.api.v1 import v1_app
@@ -333,10 +335,11 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                          HistoryReader(store, live.specs, kept))  # fmt: skip
     glances = GlancesAPI(
         live,
-        settings=config.masked,
+        settings=lambda: config_sections(config, limits),
         args=lambda: _args(config),
         auth=auth,
         anonymous=anonymous_permissions(config),
+        servers=ServersList(store, latest, config.port, prefix),
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
                admin=admin, pushed=pushed, systems=systems, staleness=staleness,

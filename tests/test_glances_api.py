@@ -209,7 +209,7 @@ async def test_clear_events(client: httpx.AsyncClient) -> None:
         ("/api/4/processes/abc", 400, "pid must be a positive integer"),
         ("/api/4/processes/999999999", 404, "Unknown pid"),
         ("/api/4/network/bytes_recv/no-such-interface", 404, "no-such-interface"),
-        ("/api/4/fs/mnt_point/value/no-such-mount", 404, "no-such-mount"),
+        ("/api/4/fs/nope/value/x", 404, "Unknown field 'nope'"),
         ("/api/4/cpu/nope/description", 404, "Unknown field 'nope'"),
         ("/api/4/uptime/x", 404, "no fields"),
         ("/api/4/all/nope", 404, "Unknown route"),

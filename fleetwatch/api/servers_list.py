@@ -1,0 +1,57 @@
+"""``GET /api/4/serverslist``: the fleet in the shape Glances' central browser reads.
+
+One entry per system: ``key``, ``name``, ``alias``, ``ip``, ``port``, ``protocol`` (``rest``),
+``status`` (``ONLINE`` while it reports on time, ``OFFLINE`` once stale or before its first
+report), ``type`` (``STATIC``: the hub knows them by registration, not discovery), the
+browser's default ``columns`` (``system_hr_name``, ``load_min5``, ``cpu_total``,
+``mem_percent``) with their values, and ``path``, where this hub serves the system's own
+Glances API. Never a credential: Glances' browser entries may carry ``username``, ``password``
+and a ``uri`` with them in it; these never do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fleetwatch.api.fleet_latest import FleetLatest
+from fleetwatch.api.metrics_systems import SystemView
+from fleetwatch.store import Store
+
+__all__ = ["ServersList"]
+
+# Glances' default browser columns: (plugin, field), shown as "<plugin>_<field>".
+COLUMNS = (("system", "hr_name"), ("load", "min5"), ("cpu", "total"), ("mem", "percent"))
+
+
+class ServersList:
+    def __init__(self, store: Store, fleet: FleetLatest, port: int, url_prefix: str) -> None:
+        self.store = store
+        self.fleet = fleet
+        self.port = port
+        self.url_prefix = url_prefix
+
+    async def __call__(self) -> list[dict[str, Any]]:
+        views = await self.fleet.views(await self.store.list_systems())
+        return [self.entry(view) for view in views]
+
+    def entry(self, view: SystemView) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "key": view.name,
+            "name": view.name,
+            "alias": view.hostname or view.name,
+            "ip": view.hostname,
+            "port": self.port,
+            "protocol": "rest",
+            "status": "ONLINE" if view.up else "OFFLINE",
+            "type": "STATIC",
+            "path": f"{self.url_prefix}/api/4"
+            if view.local
+            else (f"{self.url_prefix}/systems/{quote(view.name, safe='')}/api/4"),
+            "columns": [f"{plugin}_{field}" for plugin, field in COLUMNS],
+        }
+        for plugin, field in COLUMNS:
+            section = view.stats.get(plugin)
+            value = section.get(field) if isinstance(section, dict) else None
+            out[f"{plugin}_{field}"] = value
+        return out
