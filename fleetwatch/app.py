@@ -57,6 +57,7 @@ from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.retention import RetentionJob
 from fleetwatch.engine.service import AlertService, SystemAlerts
 from fleetwatch.engine.staleness import StalenessWatcher
+from fleetwatch.model.history import History
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
 from fleetwatch.model.rollup import HOUR, MINUTE
 from fleetwatch.store import Store, SystemRecord, open_store
@@ -331,8 +332,15 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         routes += web_routes(prefix)
     site = Starlette(routes=routes)
     built.append(site)
-    systems = SystemsAPI(store, live.specs, limits, auth, config.masked,
-                         HistoryReader(store, live.specs, kept))  # fmt: skip
+    reader = HistoryReader(store, live.specs, kept)
+    systems = SystemsAPI(store, live.specs, limits, auth, config.masked, reader)
+
+    async def local_history(since: float, until: float) -> tuple[dict[str, History], int]:
+        # The hub's own machine, as LocalRecorder stored it: the same ranges as a pushed one.
+        if recorder.system_id is None:
+            return {}, 0
+        return await reader.over(recorder.system_id, since, until)
+
     glances = GlancesAPI(
         live,
         settings=lambda: config_sections(config, limits),
@@ -340,6 +348,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         auth=auth,
         anonymous=anonymous_permissions(config),
         servers=ServersList(store, latest, config.port, prefix),
+        history_over=local_history,
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,
                admin=admin, pushed=pushed, systems=systems, staleness=staleness,

@@ -161,11 +161,31 @@ def user_remove(name: str, **opts: Any) -> None:
     say(f"removed user {name}")
 
 
+@user.command("groups")
+@click.argument("name")
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    help="A group the user is to be in (repeatable); none leaves them in no group.",
+)
+@store_options
+def user_groups(name: str, groups: tuple[str, ...], **opts: Any) -> None:
+    """Put an existing user in exactly these groups."""
+    now = run(opts, lambda admin, actor: admin.set_groups(actor, name, groups))
+    say(f"{name} is in: {', '.join(now) or 'no group'}")
+
+
 @user.command("token")
 @click.argument("name")
-@click.option("--name", "label", default="personal", show_default=True, help="Token label.")
+@click.option(
+    "--name",
+    "label",
+    default=None,
+    help="Token label (unique per user; default: personal, then personal-2...).",
+)
 @store_options
-def user_token(name: str, label: str, **opts: Any) -> None:
+def user_token(name: str, label: str | None, **opts: Any) -> None:
     """Make a personal access token; prints it once, alone on stdout."""
     click.echo(run(opts, lambda admin, actor: admin.user_token(actor, name, label)))
 
@@ -218,6 +238,15 @@ def group_revoke(name: str, permission: str, **opts: Any) -> None:
     say(f"revoked {permission} from {name}" if changed else f"{name} did not have {permission}")
 
 
+@group.command("remove")
+@click.argument("name")
+@store_options
+def group_remove(name: str, **opts: Any) -> None:
+    """Remove a group (not a built-in one); its members lose its permissions."""
+    run(opts, lambda admin, actor: admin.remove_group(actor, name))
+    say(f"removed group {name}")
+
+
 # -- systems
 
 
@@ -237,9 +266,14 @@ def system_add(name: str, **opts: Any) -> None:
 
 @system.command("token")
 @click.argument("name")
-@click.option("--name", "label", default="default", show_default=True, help="Token label.")
+@click.option(
+    "--name",
+    "label",
+    default=None,
+    help="Token label (unique per system; default: default, then default-2...).",
+)
 @store_options
-def system_token(name: str, label: str, **opts: Any) -> None:
+def system_token(name: str, label: str | None, **opts: Any) -> None:
     """Make another token for a system; prints it once, alone on stdout."""
     click.echo(run(opts, lambda admin, actor: admin.system_token(actor, name, label)))
 

@@ -58,6 +58,20 @@ def host_list(**opts: Any) -> None:
     table(rows)
 
 
+@host.command("remove")
+@click.argument("name")
+@store_options
+def host_remove(name: str, **opts: Any) -> None:
+    """Remove a host with its services and their history."""
+
+    async def remove(store: Any) -> None:
+        if not await store.remove_check_object(name):
+            raise ValueError(f"no host named {name!r}")
+
+    run(opts, lambda admin, _: remove(admin.store))
+    say(f"removed host {name}")
+
+
 # -- services
 
 
@@ -137,6 +151,9 @@ def _shown_state(code: int, checked: bool, is_host: bool) -> str:
 # -- report
 
 
+STATES_HELP = "OK, WARNING, CRITICAL, UNKNOWN (a service), UP, DOWN, UNREACHABLE (a host) or 0-3"
+
+
 def hub_url(value: str) -> str:
     """A URL as it is; ``host`` or ``host:port`` means HTTPS on port 61208 by default."""
     value = value.strip().rstrip("/")
@@ -178,7 +195,7 @@ def _give_up(message: str) -> NoReturn:
     "-s",
     "--state",
     required=True,
-    help="OK, WARNING, CRITICAL, UNKNOWN, UP, DOWN, UNREACHABLE (or 0-3).",
+    help=f"{STATES_HELP}.",
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the hub's TLS certificate.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds.")
@@ -192,6 +209,8 @@ def report(hub: str, user: str, password: str, host_name: str, description: str 
     try:
         code = parse_status_code(state, host=description is None)
     except BadStatusCode as exc:
+        if not state.strip().lstrip("-").isdigit():  # an unknown name: every state, as --help
+            _give_up(f"the state must be one of {STATES_HELP}, not {state!r}")
         _give_up(str(exc).replace("status_code", "the state"))
     body: dict[str, Any] = {"host_name": host_name, "status_code": code, "plugin_output": message}
     command = "PROCESS_HOST_CHECK_RESULT"
@@ -205,10 +224,29 @@ def report(hub: str, user: str, password: str, host_name: str, description: str 
     except httpx.TimeoutException:
         _give_up(f"the hub at {url} did not answer within {timeout:g} s")
     except httpx.HTTPError as exc:
+        plain = _plain_http(url, timeout) if isinstance(exc, httpx.ConnectError) else None
+        if plain is not None:
+            _give_up(f"the hub at {url.partition('/api/')[0]} serves plain HTTP, not HTTPS: "
+                     f"use -M {plain}")  # fmt: skip
         _give_up(f"cannot reach the hub at {url}: {exc}")
     if response.status_code == 200:
         return
     _give_up(_reason(response, host_name, description))
+
+
+def _plain_http(url: str, timeout: float) -> str | None:
+    """``http://host:port`` when an HTTPS ``url`` failed because the hub speaks plain HTTP
+    (``make serve``'s default): one GET of its status route over HTTP tells."""
+    import httpx  # noqa: PLC0415
+
+    if not url.startswith("https://"):
+        return None
+    base = "http://" + url.removeprefix("https://").partition("/api/")[0]
+    try:
+        answer = httpx.get(f"{base}/api/4/status", timeout=timeout)
+    except httpx.HTTPError:
+        return None
+    return base if answer.status_code == 200 else None
 
 
 def _reason(response: Any, host_name: str, description: str | None) -> str:

@@ -153,7 +153,9 @@ class Config:
             shown: dict[str, Any] = {}
             for key, value in values.items():
                 setting = SETTINGS_BY_NAME.get((section, key))
-                secret = (setting is not None and setting.secret) or SECRET_PATTERN.search(key)
+                # A declared setting is a secret when the table says so (auth.login_token_days
+                # is not); an undeclared key, by its name.
+                secret = setting.secret if setting is not None else SECRET_PATTERN.search(key)
                 shown[key] = mask_url(str(value)) if secret and value else value
             out[section] = shown
         return out

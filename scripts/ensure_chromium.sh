@@ -3,9 +3,12 @@
 # Quiet when present; with CI=true a failed install is fatal (the tests would only skip).
 set -u
 [ -x /usr/bin/chromium ] && exit 0
-install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+# Without recommends: the browser alone, not ~120 packages and a systemd upgrade. Other apt
+# users may hold the lock: wait for it rather than fail.
+apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+install() { apt install -y -q --no-install-recommends chromium >/dev/null; }
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    install || { apt-get update -q >/dev/null && install; }
+    install || { apt update -q >/dev/null && install; }
 fi
 if [ ! -x /usr/bin/chromium ]; then
     if [ "${CI:-}" = "true" ]; then

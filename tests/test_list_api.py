@@ -327,7 +327,13 @@ async def test_hub_statistics(client: httpx.AsyncClient, hub: Hub) -> None:
     assert fresh["totalSnapshots"] == 5
     assert fresh["totalSystems"] == 3  # nas1, nas2 and the hub's own machine
     assert fresh["submissionsPerMinute"] == 5
-    assert fresh["servicesByState"] == {"ok": 0, "warning": 0, "critical": 0, "unknown": 0}
+    assert fresh["servicesByState"] == {
+        "ok": 0,
+        "warning": 0,
+        "critical": 0,
+        "unknown": 0,
+        "pending": 0,
+    }
     assert fresh["version"]
     assert fresh["uptime"] >= 0
 

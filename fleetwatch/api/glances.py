@@ -6,6 +6,7 @@ below is plain string matching, so no request pays for a framework's validation.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -23,6 +24,7 @@ from fleetwatch.api.errors import (
     NotFound,
     Unauthorized,
 )
+from fleetwatch.api.history_range import parse_range
 from fleetwatch.api.shapes import glances_error
 from fleetwatch.auth.authenticator import Authenticator
 from fleetwatch.auth.permissions import API_COMMAND, CLEAR_EVENTS, VIEW_STATISTICS
@@ -36,6 +38,10 @@ READ = ("GET", "HEAD")
 STATUS_BODY = orjson.dumps({"version": __version__})
 PLUGINS_BODY = orjson.dumps(list(PLUGIN_NAMES))
 GZIP_HEADERS = [(b"content-encoding", b"gzip"), (b"vary", b"accept-encoding")]
+
+
+# The stored history of the hub's own machine over [since, until), and its resolution (0 raw).
+HistoryOver = Callable[[float, float], Awaitable[tuple[Mapping[str, History], int]]]
 
 
 class StatsSource(Protocol):
@@ -69,6 +75,7 @@ class GlancesAPI:
         anonymous: frozenset[str] = frozenset({VIEW_STATISTICS}),
         plugins: list[str] | None = None,
         servers: Callable[[], Awaitable[list[dict[str, Any]]]] | None = None,
+        history_over: HistoryOver | None = None,
     ) -> None:
         self.live = live
         self._plugins_body = PLUGINS_BODY if plugins is None else orjson.dumps(plugins)
@@ -78,6 +85,7 @@ class GlancesAPI:
         self._args = args
         self.clear_events = clear_events
         self._servers = servers
+        self._history_over = history_over
         self._limits_body = dumps(live.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -154,12 +162,19 @@ class GlancesAPI:
         if len(parts) == 1:
             await self._send_state(scope, state, send, head)
             return
-        value = self._plugin_route(state, parts)
-        await send_json(send, 200, value, head=head)
+        histories, headers = self.live.history, None
+        if "history" in parts and self._history_over is not None:
+            # since/until/range mean here what they mean on /systems/<name>/api/4: the stored
+            # history over that span (a bogus value is a 400), the resolution named.
+            span = parse_range(scope.get("query_string", b""), time.time())
+            if span is not None:
+                histories, seconds = await self._history_over(*span)
+                headers = [(b"x-fleetwatch-resolution", str(seconds or "raw").encode())]
+        value = self._plugin_route(state, parts, histories.get(parts[0]) or History(1))
+        await send_json(send, 200, value, head=head, headers=headers)
 
-    def _plugin_route(self, state: PluginState, parts: list[str]) -> Any:
+    def _plugin_route(self, state: PluginState, parts: list[str], history: History) -> Any:
         name, rest = parts[0], parts[1:]
-        history = self.live.history.get(name) or History(1)
         match rest:
             case ["limits"]:
                 return self.live.limits.get(name, {})

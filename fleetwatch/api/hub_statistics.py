@@ -23,13 +23,17 @@ from fleetwatch.store.listing import iso_utc
 
 __all__ = ["HubStatistics"]
 
-SERVICE_STATES = ("ok", "warning", "critical", "unknown")
-HOST_STATES = ("up", "down", "unreachable")
+# Never-checked objects are PENDING, as in `host list`, hosts.list and /metrics: not up, not ok.
+SERVICE_STATES = ("ok", "warning", "critical", "unknown", "pending")
+HOST_STATES = ("up", "down", "unreachable", "pending")
 
 # Plain, parameterless SQL that both backends accept.
 _SYSTEMS = "SELECT count(*) FROM systems WHERE source <> 'checks'"
 _SNAPSHOTS = "SELECT count(*) FROM snapshots"
-_OBJECTS = "SELECT kind, state, count(*) FROM check_objects GROUP BY kind, state"
+_OBJECTS = (
+    "SELECT kind, CASE WHEN has_been_checked = 0 THEN -1 ELSE state END AS shown, count(*)"
+    " FROM check_objects GROUP BY kind, shown"
+)
 _OPEN_EVENTS = "SELECT count(*) FROM events WHERE end_at < 0"
 _RECENT_PUSHES = "SELECT count(*) FROM snapshots WHERE created_at >= {since} AND source = 'push'"
 _RECENT_RESULTS = "SELECT count(*) FROM check_results WHERE checked_at >= {since}"
@@ -76,7 +80,7 @@ class HubStatistics:
         for kind, state, count in await self.store.select(_OBJECTS, {}, time_limit=self.time_limit):
             names = SERVICE_STATES if kind == "service" else HOST_STATES
             table = services if kind == "service" else hosts
-            name = names[state] if 0 <= state < len(names) else names[-1]
+            name = "pending" if state == -1 else names[min(max(state, 0), len(names) - 2)]
             table[name] += int(count)
         since = f"{now - 60.0:.3f}"  # our own number, so no parameter style to choose
         stale = 0

@@ -207,9 +207,12 @@ def _sort(text: str | None, table: str) -> list[tuple[str, bool]]:
             continue
         if len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
             raise BadRequest(f"sort is 'column [asc|desc]', not {part.strip()!r}")
-        if words[0] not in COLUMNS[table]:
+        # `name` sorts by the object's own name on both tables (a service's is its
+        # description), so one sort= serves [hosts] and [services] alike.
+        column = "description" if table == "services" and words[0] == "name" else words[0]
+        if column not in COLUMNS[table]:
             raise BadRequest(f"cannot sort by unknown column {words[0]!r} of [{table}]")
-        keys.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
+        keys.append((column, len(words) == 2 and words[1].lower() == "desc"))
     return keys
 
 

@@ -32,7 +32,7 @@ from fleetwatch.auth.permissions import (
     VIEW_STATISTICS,
 )
 from fleetwatch.store import StoreError, UserRecord
-from fleetwatch.store.listing import COLLECTIONS
+from fleetwatch.store.listing import COLLECTIONS, iso_utc
 
 __all__ = ["LOGIN_FAILED", "v1_app"]
 
@@ -57,7 +57,7 @@ def ok(**data: Any) -> JSONResponse:
 def user_json(user: UserRecord, permissions: frozenset[str] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "_id": str(user.id), "username": user.name, "name": user.name, "active": True,
-        "roles": list(user.groups), "createdAt": user.created_at,
+        "roles": list(user.groups), "createdAt": iso_utc(user.created_at),
     }  # fmt: skip
     if permissions is not None:
         body["permissions"] = sorted(permissions)
@@ -149,7 +149,7 @@ class V1:
         fields = await self.guard.fields(request)
         name = text_field(fields, "username", "user", required=False) or by.name
         self._self_or(by, name, MANAGE_USERS)
-        label = text_field(fields, "tokenName", required=False) or "personal"
+        label = text_field(fields, "tokenName", required=False) or None
         token = await checked(self.admin.user_token(actor(by, request), name, label))
         return ok(token=token)
 

@@ -33,6 +33,7 @@ __all__ = ["Actor", "Admin", "check_name"]
 
 MIN_PASSWORD_CHARS = 8
 DEFAULT_TOKEN_NAME = "default"  # noqa: S105 - a label
+PERSONAL_TOKEN_NAME = "personal"  # noqa: S105 - a label
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 _LABEL = re.compile(r"[^\x00-\x1f\x7f]{1,64}")
 
@@ -105,11 +106,16 @@ class Admin:
             raise NotFound(f"no user named {name!r}")
         await self._audit(actor, "user.remove", name)
 
-    async def user_token(self, actor: Actor, name: str, label: str = "personal") -> str:
+    async def user_token(self, actor: Actor, name: str, label: str | None = None) -> str:
+        """A personal access token. Labels are unique per user, as per system: a label given
+        that is taken is a ``Conflict``; without one, the first free of ``personal``,
+        ``personal-2``, ``personal-3``..."""
         user = await self._user(name)
+        taken = {t.name for t in await self.store.list_user_tokens(user.id) if t.kind == "personal"}
+        label = _label(label, PERSONAL_TOKEN_NAME, taken, f"user {name!r}")
         token = new_token(USER_TOKEN_PREFIX)
         await self.store.add_user_token(
-            user.id, token.digest, token.prefix, kind="personal", name=check_label(label)
+            user.id, token.digest, token.prefix, kind="personal", name=label
         )
         await self._audit(actor, "user.token", name, f"name={label} prefix={token.prefix}")
         return token.secret
@@ -153,6 +159,29 @@ class Admin:
         await self._audit(actor, "group.remove_member", group, f"user={user}")
         return changed
 
+    async def remove_group(self, actor: Actor, name: str) -> None:
+        """Remove a group (its members stay, without its permissions)."""
+        self._not_builtin(name)
+        if not await self.store.remove_group(name):
+            raise NotFound(f"no group named {name!r}")
+        await self._audit(actor, "group.remove", name)
+
+    async def set_groups(self, actor: Actor, name: str, groups: Sequence[str]) -> tuple[str, ...]:
+        """Put an existing user in exactly ``groups``; returns them. Every group must exist."""
+        user = await self._user(name)
+        wanted = list(dict.fromkeys(groups))
+        known = {g.name for g in await self.store.list_groups()}
+        unknown = [g for g in wanted if g not in known]
+        if unknown:
+            raise NotFound(f"no group named {unknown[0]!r}")
+        for group in wanted:
+            if group not in user.groups:
+                await self.add_member(actor, name, group)
+        for group in user.groups:
+            if group not in wanted:
+                await self.remove_member(actor, name, group)
+        return tuple(wanted)
+
     def _not_builtin(self, group: str) -> None:
         if group in BUILTIN_GROUPS:
             raise ValueError(f"the built-in group {group!r} cannot be changed; make a new group")
@@ -167,9 +196,13 @@ class Admin:
         await self._audit(actor, "system.add", name)
         return system, secret
 
-    async def system_token(self, actor: Actor, name: str, label: str) -> str:
+    async def system_token(self, actor: Actor, name: str, label: str | None = None) -> str:
+        """Another token for a system; labels as for ``user_token`` (``default``,
+        ``default-2``... when none is given)."""
         system = await self.system(name)
-        return await self._system_token(actor, system, check_label(label))
+        taken = {t.name for t in await self.store.list_system_tokens(system.id)}
+        label = _label(label, DEFAULT_TOKEN_NAME, taken, f"system {name!r}")
+        return await self._system_token(actor, system, label)
 
     async def revoke_system_tokens(self, actor: Actor, name: str, labels: Sequence[str]) -> int:
         system = await self.system(name)
@@ -208,6 +241,17 @@ class Admin:
     async def _audit(self, actor: Actor, action: str, target: str, detail: str = "") -> None:
         self._on_change()
         await self.store.add_audit(actor.name, actor.address, action, target, detail)
+
+
+def _label(given: str | None, base: str, taken: set[str], owner: str) -> str:
+    """The label of a new token: ``given`` unless taken (``Conflict``), else a free one."""
+    if given is not None:
+        if check_label(given) in taken:
+            raise Conflict(f"{owner} already has a token named {given!r}")
+        return given
+    if base not in taken:
+        return base
+    return next(f"{base}-{n}" for n in range(2, len(taken) + 3) if f"{base}-{n}" not in taken)
 
 
 @contextlib.contextmanager

@@ -44,12 +44,22 @@ def _section(stats: dict[str, Any], name: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _capacity(fs: dict[str, Any]) -> float | int:
+    """What a file system's usage is a share of: used + free where both are known, as psutil
+    and ``/api/4/fs``'s ``percent`` count it (blocks reserved for root are neither), else its
+    size. One definition of storage use everywhere (migration 0010 applies it to older rows)."""
+    used, free = _number(fs.get("used")), _number(fs.get("free"))
+    if used is not None and free is not None:
+        return used + free
+    return _number(fs.get("size")) or 0
+
+
 def summary_of(stats: dict[str, Any]) -> dict[str, Any]:
     """The figures of ``stats`` (None where the snapshot lacks them)."""
     fs = stats.get("fs")
     filesystems = [f for f in fs if isinstance(f, dict)] if isinstance(fs, list) else []
-    size = sum(_number(f.get("size")) or 0 for f in filesystems)
     used = sum(_number(f.get("used")) or 0 for f in filesystems)
+    size = sum(_capacity(f) for f in filesystems)
     percpu = stats.get("percpu")
     return {
         "cpu_percent": _number(_section(stats, "cpu").get("total")),

@@ -301,9 +301,10 @@ def _object_fields(t: str) -> tuple[Field, ...]:
         Field("perf_data", f"{t}.perfdata", "text"),
         Field("has_been_checked", f"{t}.has_been_checked", "boolean"),
         Field("last_check", f"{t}.last_check", "timestamp"),
-        Field("last_state_change", f"{t}.last_state_change", "timestamp"),
+        # 0 in the table until a first change; null here, as last_check is (not 1970).
+        Field("last_state_change", f"NULLIF({t}.last_state_change, 0)", "timestamp"),
         Field("last_hard_state", f"{t}.last_hard_state", "integer"),
-        Field("last_hard_state_change", f"{t}.last_hard_state_change", "timestamp"),
+        Field("last_hard_state_change", f"NULLIF({t}.last_hard_state_change, 0)", "timestamp"),
         Field("acknowledged", f"{t}.acknowledged", "boolean"),
         Field("scheduled_downtime_depth", f"{t}.downtime_depth", "integer"),
         Field("is_stale", f"{t}.is_stale", "boolean"),
