@@ -52,6 +52,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/systems.list"): "view-statistics",  # token names only with manage-systems
     ("GET", "/api/v1/statistics.list"): "view-statistics",
     ("GET", "/api/v1/statistics"): "view-statistics",
+    ("GET", "/metrics"): "view-statistics",
     ("GET", "/api/v1/hosts.list"): "host-view-all",
     ("GET", "/api/v1/services.list"): "service-view-all",
     ("GET", "/api/v1/checkresults.list"): "service-view-all",
