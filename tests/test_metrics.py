@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from hubs import add_user, client_for, make_hub, started
+from prometheus_client import generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
@@ -18,6 +20,7 @@ from prometheus_client.samples import Sample
 from test_ingest_submit_stats import SCRIPT_DATA
 
 from fleetwatch.api.metrics_instruments import family_of
+from fleetwatch.api.metrics_systems import Families, SystemView, system_families
 from fleetwatch.app import Hub
 from fleetwatch.auth.admin import Actor
 
@@ -208,3 +211,52 @@ async def test_a_snapshot_taken_by_another_hub_is_read_from_the_store(hub: Hub) 
     await hub.metrics.rebuild()
     text = await scrape(hub)
     assert value(text, "fleetwatch_cpu_usage_ratio", system="nas1") == pytest.approx(0.25)
+
+
+FULL_STATS = {
+    "cpu": {"total": 12.5, "user": 10.0, "system": 2.5, "idle": 87.5, "cpucore": 4},
+    "load": {"min1": 0.5, "min5": 0.25, "min15": 0.125},
+    "memswap": {"total": 1024, "used": 256, "free": 768, "percent": 25.0},
+    "fs": [{"mnt_point": "/", "fs_type": "ext4", "device_name": "/dev/vda", "size": 10,
+            "used": 4, "free": 6},
+           {"mnt_point": "/", "fs_type": "ext4", "device_name": "/dev/vda", "size": 99}],
+    "network": [{"interface_name": "eth0", "bytes_recv_rate_per_sec": 100.0,
+                 "bytes_sent_rate_per_sec": 50.0, "bytes_recv_gauge": 1000,
+                 "bytes_sent_gauge": 500}],
+    "sensors": [{"label": "Package id 0", "unit": "C", "value": 45.0, "type": "temperature_core"},
+                {"label": "fan1", "unit": "R", "value": 1200, "type": "fan_speed"}],
+    "gpu": [{"gpu_id": "nvidia0", "name": "H200", "proc": 75.0, "mem": 50.0,
+             "temperature": 60}],
+}  # fmt: skip
+
+
+class _One:
+    def __init__(self, view: SystemView) -> None:
+        self.view = view
+
+    def collect(self) -> Iterator[Metric]:
+        out = Families()
+        system_families(out, self.view)
+        yield from out
+
+
+def test_every_family_of_a_full_snapshot() -> None:
+    text = generate_latest(_One(SystemView("gpu1", "gpu1.lan", True, 1.8e9, FULL_STATS))).decode()
+    base = {"system": "gpu1", "hostname": "gpu1.lan"}
+    assert value(text, "fleetwatch_load15", **base) == 0.125
+    assert value(text, "fleetwatch_cpu_cores", **base) == 4
+    assert value(text, "fleetwatch_swap_usage_ratio", **base) == 0.25
+    assert value(text, "fleetwatch_filesystem_size_bytes", mountpoint="/", **base) == 10  # first
+    nic = {**base, "interface": "eth0"}
+    assert value(text, "fleetwatch_network_receive_bytes_per_second", **nic) == 100.0
+    assert value(text, "fleetwatch_network_transmit_bytes_total", **nic) == 500
+    assert value(text, "fleetwatch_temperature_celsius", sensor="Package id 0", **base) == 45.0
+    assert "fan1" not in text  # a fan is not a temperature
+    gpu = {**base, "gpu": "nvidia0", "model": "H200"}
+    assert value(text, "fleetwatch_gpu_usage_ratio", **gpu) == 0.75
+    assert value(text, "fleetwatch_gpu_memory_usage_ratio", **gpu) == 0.5
+    assert value(text, "fleetwatch_gpu_temperature_celsius", **gpu) == 60
+    if PROMTOOL is not None:
+        checked = subprocess.run([PROMTOOL, "check", "metrics"], input=text, text=True,
+                                 capture_output=True, timeout=60, check=False)  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -182,7 +182,7 @@ def _sensors(out: Families, base: tuple[str, str], stats: dict[str, Any]) -> Non
 
 
 def _gpus(out: Families, base: tuple[str, str], stats: dict[str, Any]) -> None:
-    labels = (*SYSTEM_LABELS, "gpu", "name")
+    labels = (*SYSTEM_LABELS, "gpu", "model")
     for gpu in _items(stats, "gpu"):
         ident = gpu.get("gpu_id")
         if not isinstance(ident, str | int):
