@@ -298,7 +298,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(commands)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
-        Mount(f"{prefix}/api/filter", app=filter_app(guard, store)),
+        Mount(f"{prefix}/api/filter", app=filter_app(guard, store, lists.limits.time_limit)),
         Mount(f"{prefix}/api/config", app=objects_app(guard, store)),
     ]
     if not config.get("server", "disable_webui"):
