@@ -27,6 +27,7 @@ from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.history_range import HistoryReader, Retention
 from fleetwatch.api.hub_statistics import HubStatistics
+from fleetwatch.api.json_body import url_refusal
 from fleetwatch.api.lists import ListLimits, Lists
 from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
@@ -122,6 +123,9 @@ class Hub:
         if scope["type"] == "http":
             if not self._host_allowed(scope):
                 await send_json(send, 421, {"detail": "Misdirected request: unexpected Host"})
+                return
+            if (refused := url_refusal(scope)) is not None:
+                await send_json(send, 400, refused)
                 return
             path: str = scope["path"]
             prefix = self.api_prefix

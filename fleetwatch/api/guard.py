@@ -7,9 +7,9 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.requests import ClientDisconnect, Request
 
+from fleetwatch.api import json_body
 from fleetwatch.api.asgi import Receive, Scope
 from fleetwatch.api.errors import (
     ApiError,
@@ -76,17 +76,16 @@ class Guard:
             return {}
         if kind == "application/x-www-form-urlencoded":
             fields: dict[str, Any] = {}
-            for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            json_body.check_texts(pairs)
+            for key, value in pairs:
                 if key in fields:
                     old = fields[key]
                     fields[key] = [*old, value] if isinstance(old, list) else [old, value]
                 else:
                     fields[key] = value
             return fields
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest("the body is not valid JSON") from None
+        value = json_body.load_json(body)
         if not isinstance(value, dict):
             raise BadRequest("the body must be a JSON object")
         return value

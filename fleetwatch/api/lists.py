@@ -102,10 +102,16 @@ def _invalid_params(detail: str) -> QueryError:
     return QueryError(str(error), error.error_type)
 
 
+MAX_INTEGER = 2**63 - 1  # OFFSET and LIMIT are 64-bit on both backends
+
+
 def _integer(name: str, text: str) -> int:
-    if not text.strip().isdigit():
-        raise _invalid_params(f"{name} must be a whole number >= 0, not {text[:40]!r}")
-    return int(text)
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19 or int(digits) > MAX_INTEGER:
+        raise _invalid_params(
+            f"{name} must be a whole number from 0 to {MAX_INTEGER}, not {text[:40]!r}"
+        )
+    return int(digits)
 
 
 def parse_list_params(raw: str, collection: Collection, limits: ListLimits) -> ListParams:
