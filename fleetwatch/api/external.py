@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
 from fleetwatch.api import json_body
@@ -76,8 +75,6 @@ class External:
                 await self.submit_stats(scope, receive)
             else:
                 await self.submit_alerts(scope, receive)
-        except ClientDisconnect:
-            return  # nobody is left to answer; nothing of the request was stored
         except (ApiError, StoreError) as exc:
             status, body, headers = truecommand_error(from_store_error(exc))
             await send_json(send, status, body, headers=headers)

@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# The server ends a body it cannot read (a malformed chunk size) the way a client that went
+# away does: as a disconnect. If someone is still there, they get this 400.
+UNREADABLE = "the body could not be read: a malformed chunked encoding, or the client went away"
 
 
 def address_of(request: Request) -> str:
@@ -94,11 +97,14 @@ class Guard:
         """The raw body, refused past ``max_body_bytes`` (413) without reading it all."""
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise BadRequest(UNREADABLE) from None
         return b"".join(chunks)
 
     async def read_body(self, receive: Receive) -> bytes:
@@ -108,7 +114,7 @@ class Guard:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise ClientDisconnect()
+                raise BadRequest(UNREADABLE)
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

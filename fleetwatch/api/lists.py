@@ -37,6 +37,7 @@ from fleetwatch.store.listing import (
     page_sql,
     sample_sql,
 )
+from fleetwatch.store.listing import Field as ListField
 from fleetwatch.store.query import (
     SQL,
     Filter,
@@ -316,21 +317,17 @@ _PARAMETER_DOCS = {
 
 
 def _openapi(collection: Collection) -> dict[str, Any]:
+    whole = {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}
     parameters = [
         {"name": name, "in": "query", "required": False, "description": text,
-         "schema": {"type": "integer" if name in ("offset", "count") else "string"}}
+         "schema": whole if name in ("offset", "count") else {"type": "string"}}
         for name, text in _PARAMETER_DOCS.items()
     ]  # fmt: skip
-    kinds = {"integer": "integer", "number": "number", "boolean": "boolean", "json": "object"}
-    record = {
-        "type": "object",
-        "properties": {
-            f.name: {"type": "string" if f.render else kinds.get(f.kind, "string")} | (
-                {"format": "date-time"} if f.kind == "timestamp" else {})
-            for f in collection.fields
-        },
-        "additionalProperties": collection.document is not None,
-    }  # fmt: skip
+    properties = {f.name: _field_schema(f) for f in collection.fields}
+    if collection.name == "systems":  # what those who manage systems see (_enrichment)
+        properties["tokens"] = {"type": "array", "items": {"type": "object"}}
+    record = {"type": "object", "properties": properties,
+              "additionalProperties": collection.document is not None}  # fmt: skip
     schema = {
         "type": "object",
         "properties": {
@@ -341,6 +338,17 @@ def _openapi(collection: Collection) -> dict[str, Any]:
         },
     }  # fmt: skip
     return {"parameters": parameters, "schema": schema}
+
+
+def _field_schema(field: ListField) -> dict[str, Any]:
+    """A record field's schema: any JSON for a JSON column; else its type, or null (a column
+    may be empty, an ongoing event has no end)."""
+    if field.kind == "json":
+        return {}
+    kinds = {"integer": "integer", "number": "number", "boolean": "boolean"}
+    kind = "string" if field.render else kinds.get(field.kind, "string")
+    date = {"format": "date-time"} if field.kind == "timestamp" else {}
+    return {"type": [kind, "null"], **date}
 
 
 def _tail(params: ListParams, total: int, estimated: bool) -> dict[str, Any]:
