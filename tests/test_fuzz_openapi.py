@@ -46,24 +46,26 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Ser
         yield hub, token
 
 
-def schemathesis(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+def schemathesis(hub: ServeProcess, *args: str) -> subprocess.CompletedProcess[str]:
     phases = os.environ.get("FLEETWATCH_FUZZ_PHASES", "coverage")
     examples = os.environ.get("FLEETWATCH_FUZZ_EXAMPLES", "10")
     command = [
         str(Path(sys.executable).with_name("schemathesis")), "run",
-        url.rstrip("/") + "/openapi.json", "--checks", CHECKS, "--phases", phases,
+        hub.url.rstrip("/") + "/openapi.json", "--checks", CHECKS, "--phases", phases,
         "--max-examples", examples, "--seed", SEED, "--workers", "4", "--no-shrink",
         "--no-color", "--generation-database", "none", "--request-timeout", "30", *args,
     ]  # fmt: skip
-    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    # In the hub's data directory: schemathesis keeps a cache of crashes in its working one.
+    return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False,
+                          cwd=hub.data_dir)  # fmt: skip
 
 
 def test_no_5xx_and_every_answer_in_its_schema(served: tuple[ServeProcess, str]) -> None:
     hub, token = served
-    as_admin = schemathesis(hub.url, "--auth", f"admin:{PASSWORD}",
+    as_admin = schemathesis(hub, "--auth", f"admin:{PASSWORD}",
                             "--exclude-path-regex", "^/api/external/")  # fmt: skip
     assert as_admin.returncode == 0, as_admin.stdout[-6000:]
-    as_system = schemathesis(hub.url, "--header", f"Authorization: Basic {_basic(token)}",
+    as_system = schemathesis(hub, "--header", f"Authorization: Basic {_basic(token)}",
                              "--include-path-regex", "^/api/external/")  # fmt: skip
     assert as_system.returncode == 0, as_system.stdout[-6000:]
     assert not [line for line in hub.log if "Traceback" in line]
