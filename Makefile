@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVE_ARGS ?=
 
-.PHONY: serve test lint format bench bench-checks bench-ingest clean
+.PHONY: serve test lint format fuzz bench bench-checks bench-ingest bench-hostile clean
 
 $(BIN)/fleetwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ test: $(VENV)/.test-deps lint
 	bash scripts/ensure_prometheus.sh
 	$(BIN)/pytest
 
+# Schemathesis against the hub's /openapi.json on SQLite and PostgreSQL, every phase and 200
+# examples per operation (make test runs the same test with a small fixed budget).
+fuzz: $(VENV)/.test-deps
+	bash scripts/ensure_postgres.sh
+	FLEETWATCH_FUZZ_PHASES=examples,coverage,fuzzing,stateful FLEETWATCH_FUZZ_EXAMPLES=200 \
+		$(BIN)/pytest -m fuzz tests/test_fuzz_openapi.py
+
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/glances_api.py
 
@@ -48,6 +55,10 @@ bench-checks: $(VENV)/.test-deps
 bench-ingest: $(VENV)/.test-deps
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/fleet_load.py
+
+# Ten of each of the worst requests at once, while /api/4/status and submit_stats are timed.
+bench-hostile: $(VENV)/.test-deps
+	$(BIN)/python bench/hostile_requests.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

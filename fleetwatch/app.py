@@ -29,6 +29,7 @@ from fleetwatch.api.glances_config import config_sections
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.history_range import HistoryReader, Retention
 from fleetwatch.api.hub_statistics import HubStatistics
+from fleetwatch.api.json_body import url_refusal
 from fleetwatch.api.lists import ListLimits, Lists
 from fleetwatch.api.metrics import MetricsExposition
 from fleetwatch.api.metrics_instruments import HubInstruments
@@ -137,6 +138,9 @@ class Hub:
         if scope["type"] == "http":
             if not self._host_allowed(scope):
                 await send_json(send, 421, {"detail": "Misdirected request: unexpected Host"})
+                return
+            if (refused := url_refusal(scope)) is not None:
+                await send_json(send, 400, refused)
                 return
             path: str = scope["path"]
             prefix = self.api_prefix
@@ -324,7 +328,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(commands)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
-        Mount(f"{prefix}/api/filter", app=filter_app(guard, store)),
+        Mount(f"{prefix}/api/filter", app=filter_app(guard, store, lists.limits.time_limit)),
         Mount(f"{prefix}/api/config", app=objects_app(guard, store)),
         Route(f"{prefix}/metrics", metrics.endpoint, methods=["GET"]),
     ]

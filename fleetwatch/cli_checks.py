@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 import click
 
 from fleetwatch.cli_admin import run, say, store_options, table, when
+from fleetwatch.store.checks import MAX_CHECK_ATTEMPTS
 
 __all__ = ["host", "report", "service"]
 
@@ -85,7 +86,8 @@ def service() -> None:
 @click.argument("description", metavar="SERVICE")
 @click.option("--freshness", type=float, metavar="SECONDS",
               help="Mark the service CRITICAL when no result came for this long.")  # fmt: skip
-@click.option("--max-attempts", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--max-attempts", type=click.IntRange(1, MAX_CHECK_ATTEMPTS), default=1,
+              show_default=True,
               help="Problem results in a row before the state is HARD.")  # fmt: skip
 @click.option("--notes", default="", help="Free text shown with the service.")
 @store_options

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fleetwatch.store.checks import MAX_CHECK_ATTEMPTS, MAX_WINDOW_SECONDS
+
 __all__ = ["DECLARED_KEYS", "DeclaredObject", "parse_declared"]
 
 SERVICE_STATES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
@@ -66,12 +68,18 @@ def _text(value: Any, *, required: bool = False) -> str:
 def _threshold(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise DeclarationError("must be a positive number of seconds")
+    if value > MAX_WINDOW_SECONDS:
+        raise DeclarationError(f"must be at most {MAX_WINDOW_SECONDS:.0f} seconds")
     return float(value)
 
 
 def _attempts(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DeclarationError("must be an integer of at least 1")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_CHECK_ATTEMPTS
+    ):
+        raise DeclarationError(f"must be an integer of at least 1 (at most {MAX_CHECK_ATTEMPTS})")
     return value
 
 

@@ -22,6 +22,7 @@ import orjson
 from starlette.applications import Starlette
 from starlette.routing import Route
 
+from fleetwatch.api import json_body
 from fleetwatch.api.asgi import Receive, Scope, Send, header, send_body, send_json
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound
 from fleetwatch.api.guard import Guard, from_store_error
@@ -31,11 +32,16 @@ from fleetwatch.auth.permissions import API_COMMAND, HOST_EDIT_ALL, SERVICE_EDIT
 from fleetwatch.engine.checks import CheckService
 from fleetwatch.engine.checkstate import parse_status_code
 from fleetwatch.store import StoreError
+from fleetwatch.store.checks import MAX_WINDOW_SECONDS
 
 __all__ = ["COMMANDS", "Commands", "command_app"]
 
 Fields = dict[str, Any]
 _LINE_CONTINUATION = re.compile(rb"\\\r?\n")
+# Numbers are checked against what the store can hold before they reach it: ids are 64-bit
+# integers, times end with the year 9999 (what dates can show).
+MAX_ID = 2**63 - 1
+MAX_EPOCH_SECONDS = 253_402_300_799.0
 Run = Callable[["Commands", Fields, Principal], Awaitable[None]]
 
 
@@ -94,10 +100,9 @@ class Commands:
         raw_kind = header(scope, b"content-type") or b""
         kind = raw_kind.split(b";")[0].strip().lower()
         if kind == b"application/x-www-form-urlencoded":
-            fields: Fields = {}
-            for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
-                fields[key] = value
-            return fields
+            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            json_body.check_texts(pairs)
+            return dict(pairs)
         if not body.strip():
             return {}
         try:
@@ -107,6 +112,7 @@ class Commands:
                 value = orjson.loads(_LINE_CONTINUATION.sub(b"", body))
             except orjson.JSONDecodeError:
                 raise BadRequest("the body is not valid JSON") from None
+        json_body.check_json(value, body)
         if not isinstance(value, dict):
             raise BadRequest("the body must be a JSON object")
         return value
@@ -145,8 +151,8 @@ class Commands:
             raise BadRequest("end_time must be after start_time")
         fixed = _flag(fields, "fixed", default=True)
         duration = _number(fields, "duration")
-        if duration is not None and duration < 0:
-            raise BadRequest("duration must be a number of seconds, not negative")
+        if duration is not None and not 0 <= duration <= MAX_WINDOW_SECONDS:
+            raise BadRequest(f"duration must be from 0 to {MAX_WINDOW_SECONDS:.0f} seconds")
         if not fixed and not duration:
             raise BadRequest("duration is required for a flexible downtime (fixed false)")
         await self.checks.schedule_downtime(obj, principal.name, _comment(fields),
@@ -237,8 +243,9 @@ def _number(fields: Fields, name: str) -> float | None:
 
 def _seconds(fields: Fields, name: str) -> float | None:
     value = _number(fields, name)
-    if value is not None and value <= 0:
-        raise BadRequest(f"{name} must be a positive number of seconds")
+    if value is not None and not 0 < value <= MAX_WINDOW_SECONDS:
+        raise BadRequest(f"{name} must be a positive number of seconds, at most "
+                         f"{MAX_WINDOW_SECONDS:.0f}")  # fmt: skip
     return value
 
 
@@ -246,8 +253,8 @@ def _time(fields: Fields, name: str) -> float:
     value = _number(fields, name)
     if value is None:
         raise BadRequest(f"{name} is required (seconds since the epoch)")
-    if value < 0:
-        raise BadRequest(f"{name} must be seconds since the epoch")
+    if not 0 <= value <= MAX_EPOCH_SECONDS:
+        raise BadRequest(f"{name} must be seconds since the epoch, at most {MAX_EPOCH_SECONDS:.0f}")
     return value
 
 
@@ -255,8 +262,8 @@ def _integer(fields: Fields, name: str) -> int:
     value = _number(fields, name)
     if value is None:
         raise BadRequest(f"{name} is required")
-    if value != int(value) or value < 1:
-        raise BadRequest(f"{name} must be a positive integer")
+    if value != int(value) or not 1 <= value <= MAX_ID:
+        raise BadRequest(f"{name} must be a positive integer of at most {MAX_ID}")
     return int(value)
 
 

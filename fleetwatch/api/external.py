@@ -15,9 +15,9 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
-from starlette.requests import ClientDisconnect
 from starlette.routing import Route
 
+from fleetwatch.api import json_body
 from fleetwatch.api.asgi import Receive, Scope, Send, send_body, send_json
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden
 from fleetwatch.api.guard import Guard, from_store_error
@@ -75,8 +75,6 @@ class External:
                 await self.submit_stats(scope, receive)
             else:
                 await self.submit_alerts(scope, receive)
-        except ClientDisconnect:
-            return  # nobody is left to answer; nothing of the request was stored
         except (ApiError, StoreError) as exc:
             status, body, headers = truecommand_error(from_store_error(exc))
             await send_json(send, status, body, headers=headers)
@@ -91,7 +89,10 @@ class External:
         if principal.kind != "system" or principal.system_id is None:
             raise Forbidden('a system token (curl -u ":$TOKEN")')
         try:
-            document = check(parse_json(await self.guard.read_body(receive)))
+            body = await self.guard.read_body(receive)
+            parsed = parse_json(body)
+            json_body.check_json(parsed, body)
+            document = check(parsed)
         except InvalidDocument as exc:
             raise BadRequest(str(exc)) from None
         return principal.name, principal.system_id, document

@@ -238,9 +238,8 @@ class GlancesAPI:
 
     async def _process(self, pid_text: str) -> dict[str, Any]:
         pid = lookup.positive_int(pid_text, "pid")
-        published = await self.live.current()
-        for proc in published.states["processlist"].stats:
-            if proc["pid"] == pid:
+        for proc in await self._processes():
+            if proc.get("pid") == pid:
                 return dict(proc)
         raise NotFound(f"Unknown pid {pid}")
 
@@ -248,11 +247,17 @@ class GlancesAPI:
         pid = self.live.extended_pid
         if pid is None:
             return {}
-        published = await self.live.current()
-        for proc in published.states["processlist"].stats:
-            if proc["pid"] == pid:
+        for proc in await self._processes():
+            if proc.get("pid") == pid:
                 return dict(proc)
         return {}
+
+    async def _processes(self) -> list[dict[str, Any]]:
+        """The process list; empty where there is none (a pushed system that sends none)."""
+        published = await self.live.current()
+        state = published.states.get("processlist")
+        stats = state.stats if state is not None else None
+        return [p for p in stats if isinstance(p, dict)] if isinstance(stats, list) else []
 
     def _settings_view(self, parts: list[str]) -> Any:
         data: dict[str, Any] = self._settings() if parts[0] == "config" else self._args()

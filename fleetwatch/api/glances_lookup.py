@@ -8,11 +8,18 @@ from fleetwatch.api.errors import BadRequest, NotFound
 from fleetwatch.collect.live import PluginState
 from fleetwatch.model.history import History
 
+MAX_URL_INT = 2**31 - 1  # pids, counts and sizes: psutil takes a C int
+
 
 def positive_int(text: str, what: str) -> int:
-    """A count or pid from the URL: a clear 400 instead of Glances' 500."""
-    if not text.isdigit() or int(text) <= 0:
-        raise BadRequest(f"{what} must be a positive integer, not {text!r}")
+    """A count or pid from the URL: a clear 400 instead of Glances' 500 (ASCII digits only,
+    at most ``MAX_URL_INT``: ``int()`` reads other digits, psutil overflows past a C int)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 10) or not (
+        0 < int(text) <= MAX_URL_INT
+    ):
+        raise BadRequest(
+            f"{what} must be a positive integer (at most {MAX_URL_INT}), not {text[:40]!r}"
+        )
     return int(text)
 
 

@@ -7,9 +7,9 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-import orjson
 from starlette.requests import ClientDisconnect, Request
 
+from fleetwatch.api import json_body
 from fleetwatch.api.asgi import Receive, Scope
 from fleetwatch.api.errors import (
     ApiError,
@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+# The server ends a body it cannot read (a malformed chunk size) the way a client that went
+# away does: as a disconnect. If someone is still there, they get this 400.
+UNREADABLE = "the body could not be read: a malformed chunked encoding, or the client went away"
 
 
 def address_of(request: Request) -> str:
@@ -76,17 +79,16 @@ class Guard:
             return {}
         if kind == "application/x-www-form-urlencoded":
             fields: dict[str, Any] = {}
-            for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+            json_body.check_texts(pairs)
+            for key, value in pairs:
                 if key in fields:
                     old = fields[key]
                     fields[key] = [*old, value] if isinstance(old, list) else [old, value]
                 else:
                     fields[key] = value
             return fields
-        try:
-            value = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise BadRequest("the body is not valid JSON") from None
+        value = json_body.load_json(body)
         if not isinstance(value, dict):
             raise BadRequest("the body must be a JSON object")
         return value
@@ -95,11 +97,14 @@ class Guard:
         """The raw body, refused past ``max_body_bytes`` (413) without reading it all."""
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
+                chunks.append(chunk)
+        except ClientDisconnect:
+            raise BadRequest(UNREADABLE) from None
         return b"".join(chunks)
 
     async def read_body(self, receive: Receive) -> bytes:
@@ -109,7 +114,7 @@ class Guard:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise ClientDisconnect()
+                raise BadRequest(UNREADABLE)
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from fleetwatch.api.query_string import parse_query_string
 from fleetwatch.auth.authenticator import Principal
 from fleetwatch.auth.permissions import MANAGE_SYSTEMS
 from fleetwatch.store import Store
-from fleetwatch.store.errors import QueryTimeout
+from fleetwatch.store.errors import InvalidInput, QueryTimeout
 from fleetwatch.store.listing import (
     ESTIMATE_SAMPLE,
     Collection,
@@ -36,6 +37,7 @@ from fleetwatch.store.listing import (
     page_sql,
     sample_sql,
 )
+from fleetwatch.store.listing import Field as ListField
 from fleetwatch.store.query import (
     SQL,
     Filter,
@@ -72,6 +74,21 @@ class ListLimits:
     time_limit: float = 10.0
 
 
+class Budget:
+    """One request's time limit, shared by all its statements (the plan, the count, the page):
+    each statement gets what is left, so the request ends within the limit, not a multiple."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise QueryTimeout(f"the query ran past {self.seconds:g} s")
+        return remaining
+
+
 @dataclass(frozen=True, slots=True)
 class ListParams:
     query: Filter
@@ -86,10 +103,16 @@ def _invalid_params(detail: str) -> QueryError:
     return QueryError(str(error), error.error_type)
 
 
+MAX_INTEGER = 2**63 - 1  # OFFSET and LIMIT are 64-bit on both backends
+
+
 def _integer(name: str, text: str) -> int:
-    if not text.strip().isdigit():
-        raise _invalid_params(f"{name} must be a whole number >= 0, not {text[:40]!r}")
-    return int(text)
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19 or int(digits) > MAX_INTEGER:
+        raise _invalid_params(
+            f"{name} must be a whole number from 0 to {MAX_INTEGER}, not {text[:40]!r}"
+        )
+    return int(digits)
 
 
 def parse_list_params(raw: str, collection: Collection, limits: ListLimits) -> ListParams:
@@ -159,6 +182,9 @@ class Lists:
                 raise ServiceUnavailable(
                     f"the query ran past {self.limits.time_limit:g} s; narrow it", 1.0
                 ) from None
+            except InvalidInput as exc:  # e.g. a pattern PostgreSQL's regex engine refuses
+                error = InvalidQuery(str(exc))
+                raise QueryError(str(error), error.error_type) from None
 
         handle.__doc__ = f"The {collection.name} records, filtered, sorted, projected, paged."
         handle.openapi = _openapi(collection)  # type: ignore[attr-defined]
@@ -177,17 +203,17 @@ class Lists:
             order = order_by_sql(params.sort, fields, dialect)
         except InvalidQuery as exc:
             raise QueryError(str(exc), exc.error_type) from None
-        limit = self.limits.time_limit
+        budget = Budget(self.limits.time_limit)
         if dialect == "postgres" and params.count is not None:
             # The page does not depend on the total there: both at once, on two connections.
             page = page_sql(collection, where, order, dialect,
                             offset=params.offset, limit=params.count)  # fmt: skip
             (total, estimated, _), found = await asyncio.gather(
-                self._total(collection, where),
-                self.store.select(page.text, page.params, time_limit=limit),
+                self._total(collection, where, budget),
+                self.store.select(page.text, page.params, time_limit=budget.left()),
             )
             return await self._page(collection, params, principal, found, total, estimated)
-        total, estimated, density = await self._total(collection, where)
+        total, estimated, density = await self._total(collection, where, budget)
         source = None
         if density >= HINT_DENSITY and len(params.sort) == 1 and params.sort[0].descending:
             # Plenty of matches among the newest rows: walking the sort index newest-first
@@ -198,12 +224,13 @@ class Lists:
             offset=params.offset, limit=params.count, source=source,
         )  # fmt: skip
         if params.count is None:
+            limit = self.limits.time_limit  # per batch: a stream may outlast one limit
             rows = self.store.stream(page.text, page.params, batch=STREAM_BATCH, time_limit=limit)
             enrich = self._enrichment(collection, principal)
             body = _stream(collection, params.projection, enrich, rows,
                            _tail(params, total, estimated))  # fmt: skip
             return StreamingResponse(body, media_type="application/json")
-        found = await self.store.select(page.text, page.params, time_limit=limit)
+        found = await self.store.select(page.text, page.params, time_limit=budget.left())
         return await self._page(collection, params, principal, found, total, estimated)
 
     async def _page(
@@ -240,16 +267,18 @@ class Lists:
 
         return with_tokens
 
-    async def _total(self, collection: Collection, where: SQL) -> tuple[int, bool, float]:
+    async def _total(
+        self, collection: Collection, where: SQL, budget: Budget
+    ) -> tuple[int, bool, float]:
         """The number of matches, exact up to ``exact_total``, estimated above it; and (SQLite)
         the share of matches among the newest rows, 0 where unknown."""
-        cap, limit = self.limits.exact_total, self.limits.time_limit
+        cap = self.limits.exact_total
         planned = 0.0
         if self.store.dialect == "postgres":
             # The planner's estimate first (a millisecond): when it is far above the bound,
             # counting even the first matches would read rows the estimate already vouches for.
             plan = explain_sql(collection, where)
-            rows = await self.store.select(plan.text, plan.params, time_limit=limit)
+            rows = await self.store.select(plan.text, plan.params, time_limit=budget.left())
             document = rows[0][0]
             if isinstance(document, str | bytes):
                 document = orjson.loads(document)
@@ -257,16 +286,22 @@ class Lists:
             if planned > max(PLANNED_MARGIN * cap, PLANNED_FLOOR):
                 return round(planned), True, 0.0
         counted = count_sql(collection, where, self.store.dialect, cap=cap)
-        exact = int((await self.store.select(counted.text, counted.params, time_limit=limit))[0][0])
+        exact = int(
+            (await self.store.select(counted.text, counted.params, time_limit=budget.left()))[0][0]
+        )
         if exact <= cap:
             return exact, False, 0.0
         if self.store.dialect == "postgres":
             estimate, density = planned, 0.0
         else:
-            low, high = (await self.store.select(id_range_sql(collection), {}, time_limit=limit))[0]
+            low, high = (
+                await self.store.select(id_range_sql(collection), {}, time_limit=budget.left())
+            )[0]
             start = max(int(low), int(high) - ESTIMATE_SAMPLE + 1)
             sampled = sample_sql(collection, where, newest_from=start)
-            hits = (await self.store.select(sampled.text, sampled.params, time_limit=limit))[0][0]
+            hits = (
+                await self.store.select(sampled.text, sampled.params, time_limit=budget.left())
+            )[0][0]
             density = int(hits) / (int(high) - start + 1)
             estimate = density * (int(high) - int(low) + 1)
         return max(cap + 1, round(estimate)), True, density
@@ -282,21 +317,17 @@ _PARAMETER_DOCS = {
 
 
 def _openapi(collection: Collection) -> dict[str, Any]:
+    whole = {"type": "integer", "minimum": 0, "maximum": MAX_INTEGER}
     parameters = [
         {"name": name, "in": "query", "required": False, "description": text,
-         "schema": {"type": "integer" if name in ("offset", "count") else "string"}}
+         "schema": whole if name in ("offset", "count") else {"type": "string"}}
         for name, text in _PARAMETER_DOCS.items()
     ]  # fmt: skip
-    kinds = {"integer": "integer", "number": "number", "boolean": "boolean", "json": "object"}
-    record = {
-        "type": "object",
-        "properties": {
-            f.name: {"type": "string" if f.render else kinds.get(f.kind, "string")} | (
-                {"format": "date-time"} if f.kind == "timestamp" else {})
-            for f in collection.fields
-        },
-        "additionalProperties": collection.document is not None,
-    }  # fmt: skip
+    properties = {f.name: _field_schema(f) for f in collection.fields}
+    if collection.name == "systems":  # what those who manage systems see (_enrichment)
+        properties["tokens"] = {"type": "array", "items": {"type": "object"}}
+    record = {"type": "object", "properties": properties,
+              "additionalProperties": collection.document is not None}  # fmt: skip
     schema = {
         "type": "object",
         "properties": {
@@ -307,6 +338,17 @@ def _openapi(collection: Collection) -> dict[str, Any]:
         },
     }  # fmt: skip
     return {"parameters": parameters, "schema": schema}
+
+
+def _field_schema(field: ListField) -> dict[str, Any]:
+    """A record field's schema: any JSON for a JSON column; else its type, or null (a column
+    may be empty, an ongoing event has no end)."""
+    if field.kind == "json":
+        return {}
+    kinds = {"integer": "integer", "number": "number", "boolean": "boolean"}
+    kind = "string" if field.render else kinds.get(field.kind, "string")
+    date = {"format": "date-time"} if field.kind == "timestamp" else {}
+    return {"type": [kind, "null"], **date}
 
 
 def _tail(params: ListParams, total: int, estimated: bool) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from fleetwatch.auth.permissions import (
 )
 from fleetwatch.engine.checkstate import parse_status_code
 from fleetwatch.store import Conflict, Store, StoreError
+from fleetwatch.store.checks import MAX_CHECK_ATTEMPTS, MAX_WINDOW_SECONDS
 
 __all__ = ["objects_app"]
 
@@ -51,15 +52,17 @@ def _text(fields: Fields, name: str, *, required: bool = True) -> str:
     return value
 
 
-def _positive(fields: Fields, name: str, kind: type) -> Any:
+def _positive(fields: Fields, name: str, kind: type, maximum: float) -> Any:
+    """A positive number up to ``maximum``, checked here so that no value out of a column's
+    range reaches the store (JSON's 1e30 arrives as a float that ``int()`` makes exact)."""
     value = fields.get(name)
     if value is None:
         return None
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= 32:
         with contextlib.suppress(ValueError):
             value = kind(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise BadRequest(f"{name} must be a positive number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= maximum:
+        raise BadRequest(f"{name} must be a positive number of at most {maximum:.0f}")
     if kind is int and value != int(value):
         raise BadRequest(f"{name} must be a positive integer")
     return kind(value)
@@ -86,7 +89,7 @@ class Objects:
         obj = await self.store.add_check_object(
             "host",
             _text(fields, "host_name"),
-            freshness_threshold=_positive(fields, "freshness_threshold", float),
+            freshness_threshold=_positive(fields, "freshness_threshold", float, MAX_WINDOW_SECONDS),
             notes=_text(fields, "notes", required=False),
         )
         return JSONResponse(nested(object_row(obj)), status_code=201)
@@ -97,6 +100,8 @@ class Objects:
         host, description = _text(fields, "host_name"), _text(fields, "service_description")
         stale = fields.get("stale_state")
         stale_state = None if stale is None else parse_status_code(stale, host=False)
+        threshold = _positive(fields, "freshness_threshold", float, MAX_WINDOW_SECONDS)
+        attempts = _positive(fields, "max_check_attempts", int, MAX_CHECK_ATTEMPTS) or 1
         if await self.store.get_check_object(host) is None:
             with contextlib.suppress(Conflict):
                 await self.store.add_check_object("host", host)
@@ -104,8 +109,8 @@ class Objects:
             "service",
             host,
             description,
-            freshness_threshold=_positive(fields, "freshness_threshold", float),
-            max_check_attempts=_positive(fields, "max_check_attempts", int) or 1,
+            freshness_threshold=threshold,
+            max_check_attempts=attempts,
             stale_state=stale_state,
             stale_output=_text(fields, "stale_output", required=False),
             notes=_text(fields, "notes", required=False),

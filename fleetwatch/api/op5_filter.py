@@ -7,6 +7,10 @@ parentheses. Operators: ``=`` ``!=`` ``<`` ``<=`` ``>`` ``>=``, ``~`` (regular e
 (case-insensitive equality). Values are double-quoted strings or numbers. A part that cannot
 be understood raises ``FilterError`` naming it.
 
+A filter's cost is bounded before anything runs: at most ``MAX_FILTER_CHARS`` characters,
+``MAX_COMPARISONS`` comparisons and ``MAX_NESTING`` levels of parentheses and ``not``, and its
+regular expressions are RE2's (``store/regex.py``), linear in the text they search.
+
 Besides its Python predicate, a filter carries ``where``, a store ``Condition`` for what SQL can
 decide (comparisons of the columns in ``pushable``), and ``exact``, whether ``where`` says it
 all. Where it does not, ``where`` still narrows the rows: an ``and`` keeps the parts SQL can
@@ -23,8 +27,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetwatch.store.checks import AllOf, AnyOf, Compare, Condition, Not
+from fleetwatch.store.regex import Pattern, PatternError, compile_pattern
 
-__all__ = ["Filter", "FilterError", "Predicate", "parse_filter"]
+__all__ = [
+    "MAX_COMPARISONS",
+    "MAX_FILTER_CHARS",
+    "MAX_NESTING",
+    "Filter",
+    "FilterError",
+    "Predicate",
+    "parse_filter",
+]
+
+MAX_FILTER_CHARS = 4096
+MAX_COMPARISONS = 100  # SQLite refuses expressions deeper than 1,000; people write a handful
+MAX_NESTING = 16  # parentheses and "not"s inside each other
 
 Row = Mapping[str, Any]
 Predicate = Callable[[Row], bool]
@@ -71,6 +88,8 @@ def parse_filter(
 ) -> Filter:
     """Parse a filter; ``columns`` names each table's known columns, ``pushable`` (by table)
     those SQL can compare."""
+    if len(text) > MAX_FILTER_CHARS:
+        raise FilterError(f"a filter is at most {MAX_FILTER_CHARS} characters, not {len(text)}")
     match = _TABLE.match(text)
     if match is None:
         raise FilterError("a filter starts with its table in brackets, e.g. [services]")
@@ -105,11 +124,11 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return tokens
 
 
-def _regex(pattern: str, flags: int) -> re.Pattern[str]:
+def _regex(pattern: str, *, ignore_case: bool) -> Pattern:
     try:
-        return re.compile(pattern, flags)
-    except re.error as exc:
-        raise FilterError(f"bad regular expression {pattern!r}: {exc}") from None
+        return compile_pattern(pattern, ignore_case=ignore_case)
+    except PatternError as exc:
+        raise FilterError(f"the regular expression {pattern[:40]!r} {exc}") from None
 
 
 _ORDERING: dict[str, Callable[[Any, Any], bool]] = {
@@ -129,6 +148,8 @@ class _Parser:
         self.table = table
         self.pushable = pushable
         self.position = 0
+        self.comparisons = 0
+        self.nesting = 0
 
     def _peek(self) -> tuple[str, str] | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -173,19 +194,32 @@ class _Parser:
 
     def _unary(self) -> _Part:
         if self._keyword("not"):
+            self._enter()
             inner = self._unary()
+            self.nesting -= 1
             where = Not(inner.where) if inner.exact and inner.where is not None else None
             return _Part(lambda row: not inner.predicate(row), where, where is not None)
         token = self._peek()
         if token == ("paren", "("):
             self.position += 1
+            self._enter()
             inner = self.expression()
+            self.nesting -= 1
             if self._next("')'") != ("paren", ")"):
                 raise FilterError("a '(' without its ')'")
             return inner
         return self._comparison()
 
+    def _enter(self) -> None:
+        # Bounded here, before the recursion could reach Python's own limit.
+        self.nesting += 1
+        if self.nesting > MAX_NESTING:
+            raise FilterError(f"parentheses and 'not' nest at most {MAX_NESTING} deep")
+
     def _comparison(self) -> _Part:
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise FilterError(f"a filter holds at most {MAX_COMPARISONS} comparisons")
         kind, column = self._next("a column")
         if kind != "word":
             raise FilterError(f"expected a column, not {column!r}")
@@ -224,7 +258,7 @@ class _Parser:
 
 def _compare(column: str, op: str, value: Any) -> Predicate:
     if op in ("~", "~~", "!~", "!~~"):
-        pattern = _regex(str(value), re.IGNORECASE if op.endswith("~~") else 0)
+        pattern = _regex(str(value), ignore_case=op.endswith("~~"))
         negate = op.startswith("!")
         return lambda row: (pattern.search(str(row[column])) is None) == negate
     if op == "=~":

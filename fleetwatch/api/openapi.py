@@ -27,10 +27,17 @@ SERIES = {
     "type": "object",
     "additionalProperties": {
         "type": "array",
-        "items": {"type": "array", "prefixItems": [{"type": "string"}, {}], "minItems": 2},
+        # A [timestamp, value] pair: one schema for every element, as validators of both
+        # OpenAPI 3.0 and 3.1 read it (an array under "items" is a 3.0 schema error).
+        "items": {"type": "array", "minItems": 2, "maxItems": 2},
     },
     "description": "Series name to [[ISO timestamp, value], ...], oldest first.",
 }
+# Glances documents structured fields in their descriptions: "(dict with rss, vms keys)".
+_STRUCTURED = {"(dict with": "object", "(list with": "array"}
+# Plugins whose items group several processes: a field may hold one value per process, or
+# "_" where the group has no single value (Glances' programlist does both).
+_GROUPED = frozenset({"programlist"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +104,23 @@ PARAMS = {
 SYSTEM_PARAM = _param("system", "A registered system's name", {"type": "string"})
 
 
-def _field_schema(field: Field) -> dict[str, Any]:
+def _field_schema(field: Field, *, grouped: bool = False) -> dict[str, Any]:
     schema: dict[str, Any] = {"description": field.description}
     kind = UNIT_TYPES.get(field.unit or "")
+    for marker, structured in _STRUCTURED.items():
+        if marker in field.description:
+            kind = structured
     if kind:
-        schema["type"] = [kind, "null"]
+        extra = [t for t in ("array", "string") if grouped and t != kind]
+        schema["type"] = [kind, "null", *extra]
     if field.unit:
         schema["x-unit"] = field.unit
     return schema
 
 
 def plugin_schema(spec: PluginSpec) -> dict[str, Any]:
-    properties = {name: _field_schema(f) for name, f in spec.wire_fields.items()}
+    grouped = spec.name in _GROUPED
+    properties = {name: _field_schema(f, grouped=grouped) for name, f in spec.wire_fields.items()}
     if spec.shape == "dict":
         return {"type": "object", "properties": properties}
     if spec.shape == "list":

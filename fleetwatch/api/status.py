@@ -13,7 +13,9 @@ Columns are Livestatus' names (``description``, ``host.name``, ``state``, ``plug
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound
+from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound, ServiceUnavailable
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.op5_filter import Filter, FilterError, parse_filter
 from fleetwatch.api.shapes import handler, op5_error
@@ -112,9 +114,10 @@ def nested(row: dict[str, Any], columns: list[str] | None = None) -> dict[str, A
 
 
 class Status:
-    def __init__(self, guard: Guard, store: Store) -> None:
+    def __init__(self, guard: Guard, store: Store, time_limit: float = 10.0) -> None:
         self.guard = guard
         self.store = store
+        self.time_limit = time_limit
 
     async def host(self, request: Request) -> Response:
         await self.guard.require(request, HOST_VIEW_ALL)
@@ -150,8 +153,15 @@ class Status:
     async def _rows(self, parsed: Filter) -> list[dict[str, Any]]:
         """Every matching row: SQL narrows (or decides), the predicate decides the rest."""
         objects = await self.store.select_check_objects(_KIND[parsed.table], parsed.where)
-        rows = [object_row(obj) for obj in objects]
-        return rows if parsed.exact else [row for row in rows if parsed.predicate(row)]
+        if parsed.exact:
+            return [object_row(obj) for obj in objects]
+        # Up to 100 comparisons per object, over every object SQL could not rule out: done in
+        # a thread, under the query time limit, so the event loop keeps answering others.
+        deadline = time.monotonic() + self.time_limit
+        found = await asyncio.to_thread(_matching, objects, parsed, deadline)
+        if found is None:
+            raise ServiceUnavailable(f"the filter ran past {self.time_limit:g} s; narrow it")
+        return found
 
     async def query(self, request: Request) -> Response:
         parsed = await self._parsed(request)
@@ -183,6 +193,21 @@ class Status:
 
 
 _KIND: dict[str, ObjectKind] = {"hosts": "host", "services": "service"}
+_DEADLINE_EVERY = 256  # objects between two looks at the clock
+
+
+def _matching(
+    objects: Sequence[CheckObject], parsed: Filter, deadline: float
+) -> list[dict[str, Any]] | None:
+    """The rows of ``objects`` the predicate keeps; None once ``deadline`` has passed."""
+    rows: list[dict[str, Any]] = []
+    for index, obj in enumerate(objects):
+        if index % _DEADLINE_EVERY == 0 and time.monotonic() > deadline:
+            return None
+        row = object_row(obj)
+        if parsed.predicate(row):
+            rows.append(row)
+    return rows
 
 
 def _by(key: str) -> Callable[[dict[str, Any]], tuple[bool, Any]]:
@@ -238,9 +263,10 @@ def status_app(guard: Guard, store: Store) -> Starlette:
     ])  # fmt: skip
 
 
-def filter_app(guard: Guard, store: Store) -> Starlette:
-    """``/api/filter``, to be mounted at ``{prefix}/api/filter``."""
-    api = Status(guard, store)
+def filter_app(guard: Guard, store: Store, time_limit: float = 10.0) -> Starlette:
+    """``/api/filter``, to be mounted at ``{prefix}/api/filter``; a filter's Python part stops
+    after ``time_limit`` seconds (503)."""
+    api = Status(guard, store, time_limit)
     return _family([
         Route("/query", api.query, methods=["GET"]),
         Route("/count", api.count, methods=["GET"]),

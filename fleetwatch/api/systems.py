@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from fleetwatch.api.asgi import Message, Receive, Scope, Send, send_json
 from fleetwatch.api.errors import ApiError, Forbidden, Unauthorized
 from fleetwatch.api.glances import GlancesAPI
+from fleetwatch.api.guard import from_store_error
 from fleetwatch.api.history_range import HistoryReader, parse_range
 from fleetwatch.api.shapes import glances_error
 from fleetwatch.auth.authenticator import Authenticator
@@ -25,7 +26,7 @@ from fleetwatch.collect.live import PluginState, Published, all_body, dumps
 from fleetwatch.model.history import History
 from fleetwatch.model.limits import Limits
 from fleetwatch.model.plugin import PluginSpec
-from fleetwatch.store import SnapshotRecord, Store
+from fleetwatch.store import SnapshotRecord, Store, StoreError
 
 __all__ = ["SystemsAPI"]
 
@@ -104,8 +105,8 @@ class SystemsAPI:
             return
         try:
             found = await self._api_for(scope, name, inner)
-        except ApiError as exc:
-            status, body, headers = glances_error(exc)
+        except (ApiError, StoreError) as exc:  # a store that is down: 503 with Retry-After
+            status, body, headers = glances_error(from_store_error(exc))
             await send_json(send, status, body, headers=headers)
             return
         if found is None:

@@ -194,7 +194,8 @@ class Authenticator:
 
     async def check_password(self, name: str, password: str) -> Principal | None:
         """The user's principal if the password is theirs (argon2 off the event loop)."""
-        user = await self.store.get_user(name)
+        # No user name holds U+0000 (PostgreSQL could not even look one up): nobody, then.
+        user = await self.store.get_user(name) if "\x00" not in name else None
         stored = user.password_hash if user is not None else None
         if not await asyncio.to_thread(self.hashing.verify, stored, password):
             return None
@@ -208,7 +209,7 @@ class Authenticator:
         principal = await self.check_password(name, password)
         if principal is None or principal.user_id is None:
             self.limiter.fail(*keys)
-            await self.store.add_audit(name, address, "login.failed", name)
+            await self.store.add_audit(_printable(name), address, "login.failed", _printable(name))
             raise Unauthorized("bad username or password")
         self.limiter.succeed(keys[1])
         token = new_token(USER_TOKEN_PREFIX)
@@ -239,7 +240,12 @@ class Authenticator:
 
 def _actor(credential: Credential) -> str:
     if isinstance(credential, Password):
-        return credential.user
+        return _printable(credential.user)
     if isinstance(credential, LoginToken):
-        return f"user-id:{credential.user_id}"
+        return _printable(f"user-id:{credential.user_id}")
     return "token"
+
+
+def _printable(name: str) -> str:
+    """A name a client sent, fit for the audit log on both backends (no U+0000)."""
+    return name.replace("\x00", "\\0")

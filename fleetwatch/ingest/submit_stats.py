@@ -17,6 +17,7 @@ import orjson
 # Hostile documents are refused before they cost anything: no machine has more of these.
 MAX_ITEMS = 4096
 MAX_STRING = 1024
+MAX_UPTIME_SECONDS = 1000 * 366 * 86400.0  # a thousand years; the uptime text cannot show more
 KIND_FIELD = re.compile(r"^(?P<kind>.+)-(?P<unit>pages|bytes)$")
 
 
@@ -117,6 +118,13 @@ def _temperatures(value: Any) -> None:
         _number(item, "cpu_temperatures[{}]", i)
 
 
+def _uptime(value: Any) -> float:
+    seconds = _number(value, "uptime_seconds")
+    if not 0 <= seconds <= MAX_UPTIME_SECONDS:
+        raise InvalidDocument(f"uptime_seconds must be from 0 to {MAX_UPTIME_SECONDS:.0f}")
+    return seconds
+
+
 CHECKS: dict[str, Callable[[Any], object]] = {
     "cpu": _cpu,
     "memory": _memory,
@@ -127,7 +135,7 @@ CHECKS: dict[str, Callable[[Any], object]] = {
     "version": lambda v: _string(v, "version"),
     "timezone": lambda v: _string(v, "timezone"),
     "model": lambda v: _string(v, "model"),
-    "uptime_seconds": lambda v: _number(v, "uptime_seconds"),
+    "uptime_seconds": _uptime,
 }
 
 

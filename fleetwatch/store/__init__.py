@@ -11,6 +11,7 @@ from typing import Any
 from .base import EventRecord, SnapshotRecord, Store, SystemRecord
 from .errors import (
     Conflict,
+    InvalidInput,
     MigrationError,
     NotFound,
     StoreError,
@@ -34,6 +35,7 @@ __all__ = [
     "EventRecord",
     "GroupCommitWriter",
     "GroupRecord",
+    "InvalidInput",
     "MigrationError",
     "NotFound",
     "PostgresStore",

@@ -16,6 +16,8 @@ from typing import Literal, Protocol
 __all__ = [
     "FILTER_NUMBERS",
     "FILTER_TEXTS",
+    "MAX_CHECK_ATTEMPTS",
+    "MAX_WINDOW_SECONDS",
     "AckRecord",
     "AllOf",
     "AnyOf",
@@ -31,6 +33,11 @@ __all__ = [
 ]
 
 ObjectKind = Literal["host", "service"]
+
+# Bounds of an object's settings, whoever sets them (API, CLI, TOML): attempts live in a 32-bit
+# column on PostgreSQL, and a freshness window (or a result's ttl) past ten years is a mistake.
+MAX_CHECK_ATTEMPTS = 1000
+MAX_WINDOW_SECONDS = 10 * 366 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)

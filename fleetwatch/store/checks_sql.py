@@ -19,6 +19,8 @@ from .base import Statement
 from .checks import (
     FILTER_NUMBERS,
     FILTER_TEXTS,
+    MAX_CHECK_ATTEMPTS,
+    MAX_WINDOW_SECONDS,
     AllOf,
     CheckObject,
     CheckResultRecord,
@@ -138,10 +140,7 @@ class CheckSQL(IdentitySQL):
             raise ValueError(f"kind must be host or service, not {kind!r}")
         if not host_name or (kind == "service") != bool(service_description):
             raise ValueError("a host needs a name; a service a host name and a description")
-        if freshness_threshold is not None and freshness_threshold <= 0:
-            raise ValueError("the freshness threshold must be a positive number of seconds")
-        if max_check_attempts < 1:
-            raise ValueError("max_check_attempts must be at least 1")
+        _check_settings(freshness_threshold, max_check_attempts)
         host_id = None
         if kind == "service":
             host = await self.get_check_object(host_name)
@@ -184,10 +183,7 @@ class CheckSQL(IdentitySQL):
         stale_output: str,
         notes: str,
     ) -> bool:
-        if freshness_threshold is not None and freshness_threshold <= 0:
-            raise ValueError("the freshness threshold must be a positive number of seconds")
-        if max_check_attempts < 1:
-            raise ValueError("max_check_attempts must be at least 1")
+        _check_settings(freshness_threshold, max_check_attempts)
         fresh = freshness_threshold is not None
         threshold = freshness_threshold or 0.0
         sql = (
@@ -433,3 +429,12 @@ class CheckSQL(IdentitySQL):
                 depth.replace("max_of", greatest), (depth_change, downtime.object_id)
             )
         return True
+
+
+def _check_settings(freshness_threshold: float | None, max_check_attempts: int) -> None:
+    if freshness_threshold is not None and not 0 < freshness_threshold <= MAX_WINDOW_SECONDS:
+        raise ValueError(
+            f"freshness_threshold must be from 0 to {MAX_WINDOW_SECONDS:.0f} seconds (excluding 0)"
+        )
+    if not 1 <= max_check_attempts <= MAX_CHECK_ATTEMPTS:
+        raise ValueError(f"max_check_attempts must be an integer from 1 to {MAX_CHECK_ATTEMPTS}")

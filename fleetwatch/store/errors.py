@@ -13,12 +13,15 @@ Hierarchy:
   + NotFound              - the row the write refers to does not exist
   + MigrationError        - the schema cannot be brought to the version this code expects
   + QueryTimeout          - a read query ran past its time limit and was cancelled
+  + InvalidInput (also a ValueError) - the database refused a value: a number outside its
+                           column's range, a pattern its regex engine cannot compile
 """
 
 from __future__ import annotations
 
 __all__ = [
     "Conflict",
+    "InvalidInput",
     "MigrationError",
     "NotFound",
     "QueryTimeout",
@@ -62,3 +65,8 @@ class MigrationError(StoreError):
 
 class QueryTimeout(StoreError):
     """A read query (the list endpoints) ran past its limit and was cancelled."""
+
+
+class InvalidInput(StoreError, ValueError):
+    """The database refused a value of the request (out of range, unreadable): the client's
+    mistake, a 400; the transaction it was in was rolled back."""

@@ -17,8 +17,6 @@ grammar and its tree), ``query_sort``, ``query_project``, ``query_sql`` (the two
 
 from __future__ import annotations
 
-import functools
-import re
 import sqlite3
 
 from .query_errors import InvalidFields, InvalidQuery, InvalidSort, QueryParameterError
@@ -28,6 +26,7 @@ from .query_parse import Filter, Target, parse_query, parse_query_value, resolve
 from .query_project import Projection, parse_fields
 from .query_sort import SortKey, parse_sort
 from .query_sql import SQL, Dialect, order_by_sql, value_sql, where_sql
+from .regex import compile_pattern
 
 __all__ = [
     "SQL",
@@ -60,12 +59,9 @@ def register_sqlite_functions(conn: sqlite3.Connection) -> None:
     conn.create_function("regexp", 2, _regexp, deterministic=True)
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def _regexp(pattern: object, text: object) -> bool:
+    # RE2, not ``re``: this runs once per row in a reader thread holding the interpreter lock,
+    # so a backtracking pattern would stop the whole hub. The parser checked the pattern.
     if not isinstance(pattern, str) or not isinstance(text, str):
         return False
-    return _compiled(pattern).search(text) is not None
+    return compile_pattern(pattern).search(text) is not None

@@ -7,7 +7,6 @@ check both backends against it. A record is what the API returns: top-level name
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +31,7 @@ from .query_parse import (
     date_value,
 )
 from .query_paths import Segment, parse_path
+from .regex import compile_pattern
 
 __all__ = ["evaluate"]
 
@@ -129,7 +129,7 @@ def _json_op(value: Any, op: FieldOp, *, scalar: bool = False) -> bool:
     if isinstance(op, Exists):
         return (value is not _MISSING) == op.present
     if isinstance(op, Regex):
-        pattern = re.compile(op.pattern, re.IGNORECASE if op.ignore_case else 0)
+        pattern = compile_pattern(op.pattern, ignore_case=op.ignore_case)
         return any(isinstance(item, str) and pattern.search(item) for item in items)
     if isinstance(op, Size):
         return isinstance(value, list) and len(value) == op.length
@@ -147,8 +147,8 @@ def _column_op(column: Column, value: Any, op: FieldOp) -> bool:
             isinstance(op, In) and None in op.values
         )
     if isinstance(op, Regex):
-        flags = re.IGNORECASE if op.ignore_case else 0
-        return isinstance(value, str) and re.search(op.pattern, value, flags) is not None
+        pattern = compile_pattern(op.pattern, ignore_case=op.ignore_case)
+        return isinstance(value, str) and pattern.search(value) is not None
     if isinstance(op, Eq | Cmp | In):
         return _json_op(value, op, scalar=True)
     return False  # $size, $elemMatch: a column is never an array

@@ -25,6 +25,7 @@ from .query_errors import InvalidQuery
 from .query_fields import Column, FieldMap
 from .query_paths import Segment, parse_path
 from .query_text import load_json
+from .regex import PatternError, compile_pattern
 
 __all__ = [
     "And",
@@ -52,7 +53,9 @@ MAX_DEPTH = 32
 MAX_IN = 1000
 MAX_ARRAY_OPERAND = 100
 MAX_NODES = 2000
-MAX_REGEX_CHARS = 1000
+# Conditions (operators on a field, inside $elemMatch too): each is a subquery or a scan of an
+# array per row, and planning time grows with their number.
+MAX_CONDITIONS = 500
 _INT64 = 2**63 - 1
 
 Scalar = None | bool | int | float | str
@@ -203,6 +206,14 @@ def _check_shape(value: Any) -> None:
 class _Parser:
     def __init__(self, fields: FieldMap) -> None:
         self.fields = fields
+        self.conditions = 0
+
+    def counted(self, ops: tuple[FieldOp, ...]) -> tuple[FieldOp, ...]:
+        self.conditions += len(ops)
+        if self.conditions > MAX_CONDITIONS:
+            raise InvalidQuery(f"more than {MAX_CONDITIONS} conditions; at most "
+                               f"{MAX_CONDITIONS} are allowed")  # fmt: skip
+        return ops
 
     def filter(self, value: Any, *, element: bool) -> Filter:
         if not isinstance(value, dict):
@@ -215,7 +226,7 @@ class _Parser:
                 raise InvalidQuery(_operator_message(key, "at the top of a filter"))
             else:
                 target = self.target(key, element=element)
-                items.append(Field(target, self.condition(target, operand)))
+                items.append(Field(target, self.counted(self.condition(target, operand))))
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def logical(self, key: str, operand: Any, *, element: bool) -> Filter:
@@ -309,7 +320,7 @@ class _Parser:
         operators = [key in _FIELD_OPERATORS for key in value]
         if all(operators):
             here = Target(f"{target.name} element", "element", None, None, ())
-            return ElemMatch(Field(here, self.operators(here, value)))
+            return ElemMatch(Field(here, self.counted(self.operators(here, value))))
         if any(operators):
             raise InvalidQuery(f"{where} mixes operators and field names")
         return ElemMatch(self.filter(value, element=True))
@@ -406,18 +417,14 @@ def date_value(value: Any, where: str) -> float:
 
 
 def check_regex(pattern: str, where: str) -> str:
-    """A pattern both Python's ``re`` and PostgreSQL read alike, or ``InvalidQuery``."""
-    if len(pattern) > MAX_REGEX_CHARS:
-        raise InvalidQuery(f"{where} is longer than {MAX_REGEX_CHARS} characters")
-    if "\x00" in pattern:
-        raise InvalidQuery(f"{where} may not contain U+0000")
+    """A pattern RE2 (``regex.py``) and PostgreSQL read alike, or ``InvalidQuery``."""
+    try:
+        compile_pattern(pattern)
+    except PatternError as exc:
+        raise InvalidQuery(f"{where} {exc}") from None
     found = _NON_PORTABLE_REGEX.search(pattern)
     if found:
         raise InvalidQuery(f"{where}: {found.group()!r} is not supported")
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise InvalidQuery(f"{where} is not a valid regular expression: {exc}") from None
     return pattern
 
 

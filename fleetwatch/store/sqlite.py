@@ -35,6 +35,7 @@ from .base import (
 from .checks_sql import CheckSQL
 from .errors import (
     Conflict,
+    InvalidInput,
     MigrationError,
     NotFound,
     QueryTimeout,
@@ -390,7 +391,7 @@ class SQLiteStore(RollupSQL, CheckSQL):
             if exc.sqlite_errorcode == sqlite3.SQLITE_INTERRUPT:
                 raise QueryTimeout(f"the query ran past {timeout:g} s") from exc
             raise self._translate(exc) from exc
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OverflowError) as exc:
             raise self._translate(exc) from exc
         finally:
             conn.set_progress_handler(None, 0)
@@ -429,7 +430,7 @@ class SQLiteStore(RollupSQL, CheckSQL):
     ) -> T:
         try:
             rows = self._reader().execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OverflowError) as exc:
             raise self._translate(exc) from exc
         return convert(rows)
 
@@ -532,14 +533,23 @@ class SQLiteStore(RollupSQL, CheckSQL):
                 results[index] = _run(conn, batch[index])
             conn.execute("COMMIT")
             self._wrote = True
-        except sqlite3.Error as exc:
+        except BaseException as exc:
+            # Whatever failed (a driver error, an integer the driver cannot bind, a bug), the
+            # transaction ends here: left open, it refused every later write ("cannot start a
+            # transaction within a transaction") until the hub was restarted.
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            raise self._translate(exc) from exc
+            if isinstance(exc, sqlite3.Error | OverflowError):
+                raise self._translate(exc) from exc
+            raise
         return results
 
-    def _translate(self, exc: sqlite3.Error, fallback: type[StoreError] = StoreError) -> StoreError:
+    def _translate(
+        self, exc: sqlite3.Error | OverflowError, fallback: type[StoreError] = StoreError
+    ) -> StoreError:
+        if isinstance(exc, OverflowError):  # sqlite3 binds integers of 64 bits at most
+            return InvalidInput(f"the database refused a value: {exc}")
         code = exc.sqlite_errorcode
         if code in _CONFLICT_CODES:
             return Conflict(str(exc))
