@@ -5,28 +5,32 @@ protocol object is ours to choose, so a subclass of its httptools protocol adds 
 connection over its address' cap (or into the reserve, see ``client_limits.Admission``) is
 answered 429/503 and closed as soon as it is made, before any byte of it is parsed, and a
 connection that has not completed a request's headers ``header_timeout`` seconds after it was
-made (or after its previous response) is closed.
+made (or after its previous response) is closed. An absolute-form request target (``GET
+http://other.example/ HTTP/1.1``) is refused 400.
 """
 
 from __future__ import annotations
 
 import asyncio
+from http import HTTPStatus
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from fleetwatch.api.client_limits import Admission, ConnectionLimits
-from fleetwatch.api.errors import ApiError
+from fleetwatch.api.errors import ApiError, BadRequest
 from fleetwatch.api.shapes import glances_error
 
 __all__ = ["limited_protocol"]
+
+ABSOLUTE_FORM = BadRequest("Bad request: the request target must be a path, not a URL")
 
 
 def refusal_bytes(exc: ApiError) -> bytes:
     """A whole HTTP/1.1 response, written before the request is read (Glances' shape)."""
     status, body, headers = glances_error(exc)
     raw = orjson.dumps(body)
-    head = [f"HTTP/1.1 {status} {exc.__class__.__name__}", "content-type: application/json",
+    head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}", "content-type: application/json",
             f"content-length: {len(raw)}", "connection: close"]  # fmt: skip
     head += [f"{k.decode()}: {v.decode()}" for k, v in headers]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + raw
@@ -62,6 +66,12 @@ def limited_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
 
         def on_headers_complete(self) -> None:
             self._disarm_header_timer()
+            if not self.url.startswith(b"/") and self.url != b"*":
+                # An absolute-form target names a host that uvicorn would drop unseen while
+                # the hub answered by the Host header; the hub is no proxy, so it is refused.
+                self.transport.write(refusal_bytes(ABSOLUTE_FORM))
+                self.transport.close()
+                return
             super().on_headers_complete()
 
         def on_response_complete(self) -> None:
