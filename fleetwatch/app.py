@@ -39,7 +39,7 @@ from fleetwatch.api.v1 import v1_app
 from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Authenticator
 from fleetwatch.auth.permissions import API_COMMAND, CLEAR_EVENTS, VIEW_STATISTICS
-from fleetwatch.auth.ratelimit import FailureLimiter
+from fleetwatch.auth.ratelimit import CredentialLimiter
 from fleetwatch.collect.base import Collector
 from fleetwatch.collect.live import LiveStats
 from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
@@ -377,7 +377,7 @@ def anonymous_permissions(config: Config) -> frozenset[str]:
 
 
 def build_authenticator(config: Config, store: Store) -> Authenticator:
-    limiter = FailureLimiter(
+    limiter = CredentialLimiter(
         int(config.get("auth", "max_failures")),
         float(config.get("auth", "failure_window_seconds")),
     )

@@ -77,7 +77,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a verified system token is reused (revocations still apply within 1 s)."),
     Setting("auth", "login_token_days", float, 90.0, "Lifetime of a POST /api/v1/login token."),
     Setting("auth", "max_failures", int, 10,
-            "Failed logins per user and per address within failure_window_seconds before 429."),
+            "Failures of one credential from one address within failure_window_seconds "
+            "before 429 (an address spraying many credentials: ten times as many)."),
     Setting("auth", "failure_window_seconds", float, 300.0, "The window of max_failures."),
     Setting("storage", "data_dir", str, "", "Directory of the SQLite file and other state.",
             env="FLEETWATCH_HOME"),
