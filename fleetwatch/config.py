@@ -63,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
             "The slowest rate a request body may keep up after body_timeout_seconds."),
     Setting("server", "max_connections", int, 4096,
             "Connections open at once, in all (also capped by the open-files limit)."),
-    Setting("server", "max_connections_per_address", int, 64,
+    Setting("server", "max_connections_per_address", int, 128,
             "Requests in progress (uvicorn: connections) per client address before 429."),
     Setting("server", "reserved_connections", int, 256,
             "Of max_connections, kept for addresses holding fewer than 4 (503 to the others)."),

@@ -49,7 +49,7 @@ class ConnectionLimits:
     body_timeout: float = 10.0
     body_min_rate: int = 1024
     max_connections: int = 4096
-    per_address: int = 64
+    per_address: int = 128
     reserved: int = 256
 
 
