@@ -33,9 +33,11 @@ class Held:
     lifetimes: list[float] = field(default_factory=list)
 
 
-async def hold(port: int, first: bytes, trickle: bytes, held: Held, give_up: float) -> None:
-    """Open a connection from ATTACKER, send ``first``, then ``trickle`` until the hub closes."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(ATTACKER, 0))
+async def hold(
+    port: int, first: bytes, trickle: bytes, held: Held, give_up: float, source: str = ATTACKER
+) -> None:
+    """Open a connection from ``source``, send ``first``, then ``trickle`` until the hub closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
     started = time.monotonic()
     writer.write(first)
     reading = asyncio.create_task(reader.read(4096))
@@ -55,18 +57,27 @@ async def hold(port: int, first: bytes, trickle: bytes, held: Held, give_up: flo
     writer.close()
 
 
+BODY_FIRST = (b"POST /api/v1/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+              b"application/json\r\nContent-Length: 100000\r\n\r\n{")  # fmt: skip
+HEAD_FIRST = b"GET /api/4/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+
+
 async def flood_and_probe(url: str, token: str) -> tuple[Held, list[float]]:
     port = int(url.rsplit(":", 1)[1])
-    body_first = (b"POST /api/v1/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                  b"application/json\r\nContent-Length: 100000\r\n\r\n{")  # fmt: skip
-    head_first = b"GET /api/4/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
     held = Held()
     give_up = time.monotonic() + 20  # bounded: the hub should close each within DEADLINE
-    attackers = [asyncio.create_task(hold(port, body_first, b" ", held, give_up))
+    attackers = [asyncio.create_task(hold(port, BODY_FIRST, b" ", held, give_up))
                  for _ in range(HELD_EACH)]  # fmt: skip
-    attackers += [asyncio.create_task(hold(port, head_first, b"a", held, give_up))
+    attackers += [asyncio.create_task(hold(port, HEAD_FIRST, b"a", held, give_up))
                   for _ in range(HELD_EACH)]  # fmt: skip
     await asyncio.sleep(0.3)  # let the flood connect before the first probe
+    timings = await probe(url, token)
+    await asyncio.gather(*attackers)
+    return held, timings
+
+
+async def probe(url: str, token: str) -> list[float]:
+    """Status, a login and a submission from 127.0.0.1, three times: each one's seconds."""
     timings: list[float] = []
     async with httpx.AsyncClient(base_url=url, timeout=5) as client:
         for _ in range(3):
@@ -80,8 +91,7 @@ async def flood_and_probe(url: str, token: str) -> tuple[Held, list[float]]:
                 answer = await client.request(method, path, **kwargs)
                 timings.append(time.monotonic() - started)
                 assert answer.status_code == 200, (path, answer.text)
-    await asyncio.gather(*attackers)
-    return held, timings
+    return timings
 
 
 @pytest.mark.parametrize("engine", ["granian", "uvicorn"])
@@ -106,4 +116,45 @@ def test_one_address_flooding_slowly_does_not_stop_the_others(tmp_path: Path, en
     # (429); the uvicorn engine refuses the header tricklers over the cap at accept too.
     assert 1 <= held.answers.count(408) <= PER_ADDRESS
     assert held.answers.count(408) + held.answers.count(429) >= HELD_EACH
+    assert not any("Traceback" in line for line in hub.log), hub.log
+
+
+async def several_flood_and_probe(url: str, token: str) -> tuple[Held, list[float]]:
+    port = int(url.rsplit(":", 1)[1])
+    held = Held()
+    give_up = time.monotonic() + 20
+    sources = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
+    attackers = [asyncio.create_task(hold(port, BODY_FIRST, b" ", held, give_up, source))
+                 for source in sources for _ in range(80)]  # fmt: skip
+    await asyncio.sleep(0.3)
+    timings = await probe(url, token)
+    await asyncio.gather(*attackers)
+    return held, timings
+
+
+@pytest.mark.parametrize("engine", ["granian", "uvicorn"])
+def test_the_reserve_keeps_other_addresses_served_when_several_fill_the_rest(
+    tmp_path: Path, engine: str
+) -> None:
+    token = add_system(tmp_path, "nas1")
+    added = run_cli("user", "add", "alice", "--group", "admin", "--password-stdin",
+                    "--data-dir", str(tmp_path), stdin="pw-alice\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    # Three addresses of 80 each, capped at 60 each, meet the reserve's edge at 150 of 200.
+    env = {
+        "FLEETWATCH_SERVER_HTTP_ENGINE": engine,
+        "FLEETWATCH_SERVER_BODY_TIMEOUT_SECONDS": str(DEADLINE),
+        "FLEETWATCH_SERVER_MAX_CONNECTIONS": "200",
+        "FLEETWATCH_SERVER_RESERVED_CONNECTIONS": "50",
+        "FLEETWATCH_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "60",
+    }
+    with ServeProcess(tmp_path, env=env) as hub:
+        held, timings = asyncio.run(several_flood_and_probe(hub.url, token))
+    assert max(timings) < 2.0, timings
+    # Whatever the order they came in, 150 were held (to their 408) and the other 90 refused:
+    # 429 over an address' 60, 503 for an address holding 4 or more once 150 are held.
+    assert held.answers.count(408) == 150
+    assert held.answers.count(429) + held.answers.count(503) == 90
+    assert held.answers.count(503) > 0
+    assert max(held.lifetimes) < DEADLINE + 3
     assert not any("Traceback" in line for line in hub.log), hub.log
