@@ -12,6 +12,8 @@ import pytest
 from hubs import add_user, client_for, make_hub, started
 from serving import ServeProcess
 
+from fleetwatch.api.errors import CrossSiteRefused
+from fleetwatch.api.families import render_for
 from fleetwatch.app import Hub
 from fleetwatch.config import ConfigError
 
@@ -152,3 +154,12 @@ def test_host_checks_over_the_wire(tmp_path: Path, engine: str) -> None:
         rebound = raw_exchange(served.url, b"GET http://evil.com/api/4/status HTTP/1.1\r\n"
                                b"Host: evil.com\r\nConnection: close\r\n\r\n")  # fmt: skip
         assert rebound.split(b" ")[1] in (b"400", b"421"), rebound
+
+
+def test_a_refusal_before_routing_takes_the_familys_shape_under_a_url_prefix() -> None:
+    refused = CrossSiteRefused("no")
+    assert render_for("/glances/api/v1/login", "/glances", refused)[1]["success"] is False
+    assert "full_error" in render_for("/glances/api/command/X", "/glances", refused)[1]
+    assert render_for("/glances/api/external/submit_stats", "/glances", refused)[1]["code"] == "403"
+    assert render_for("/glances/api/4/status", "/glances", refused)[1] == {"detail": "no"}
+    assert render_for("/api/v1", "", refused)[1]["success"] is False  # the family's root too

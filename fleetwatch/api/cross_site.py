@@ -8,9 +8,10 @@ So, for every unsafe method (anything but GET, HEAD, OPTIONS) on every route:
 
 * ``Sec-Fetch-Site: cross-site`` is refused, and ``same-site`` too unless ``Origin`` is the
   hub's own;
-* an ``Origin`` must be the hub's own (the ``Host`` it was asked by, same scheme-default
-  port rules) or one of ``server.allowed_origins``; ``Origin: null`` (sandboxed frames,
-  ``file:`` pages) is refused;
+* an ``Origin`` must be the hub's own (the host and port of the ``Host`` it was asked by,
+  default ports folded; not the scheme, which a TLS-terminating proxy changes) or one of
+  ``server.allowed_origins``; ``Origin: null`` (sandboxed frames, ``file:`` pages) is
+  refused;
 * a browser's body to an API route (``/api/``, ``/systems/``) must be declared JSON: a form or
   ``text/plain`` body is what a cross-site page can send without a preflight (415).
 
