@@ -18,8 +18,10 @@ from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
 from fleetwatch import __version__
-from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
+from fleetwatch.api.asgi import ASGIApp, Receive, Scope, Send, send_json
+from fleetwatch.api.client_limits import ClientLimits, ConnectionLimits
 from fleetwatch.api.commands import Commands, command_app
+from fleetwatch.api.cross_site import CrossSiteGuard, parse_origins
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.external import External, external_app
 from fleetwatch.api.fleet import Fleet
@@ -28,6 +30,7 @@ from fleetwatch.api.glances import GlancesAPI
 from fleetwatch.api.glances_config import config_sections
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.history_range import HistoryReader, Retention
+from fleetwatch.api.host_check import host_refusal
 from fleetwatch.api.hub_statistics import HubStatistics
 from fleetwatch.api.json_body import url_refusal
 from fleetwatch.api.lists import ListLimits, Lists
@@ -42,7 +45,7 @@ from fleetwatch.api.v1 import v1_app
 from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Authenticator
 from fleetwatch.auth.permissions import API_COMMAND, CLEAR_EVENTS, VIEW_STATISTICS
-from fleetwatch.auth.ratelimit import FailureLimiter
+from fleetwatch.auth.ratelimit import CredentialLimiter
 from fleetwatch.collect.base import Collector
 from fleetwatch.collect.live import LiveStats
 from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
@@ -66,7 +69,6 @@ from fleetwatch.web import web_routes
 
 log = logging.getLogger(__name__)
 
-LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 ANONYMOUS_READ = ("loopback", "always", "never")
 
 
@@ -113,6 +115,7 @@ class Hub:
     commands: Commands | None = None
     metrics: MetricsExposition | None = None
     instruments: HubInstruments | None = None
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -122,22 +125,28 @@ class Hub:
         self._loopback_bound = is_loopback(self.config.bind)
         self._command_prefix = f"{self.config.url_prefix}/api/command/"
         self._hooks_prefix = f"{self.config.url_prefix}/api/external/"
-        self._measured = self.instruments.measured(self._route) if self.instruments else None
+        routed: ASGIApp = self.instruments.measured(self._route) if self.instruments else self._route
+        # Outermost first: the per-address limits and body deadline, then cross-site refusal.
+        prefix = self.config.url_prefix
+        try:
+            origins = parse_origins(str(self.config.get("server", "allowed_origins")))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        guarded = CrossSiteGuard(routed, prefix, origins)
+        self._front: ASGIApp = ClientLimits(guarded, self.limits, prefix)
 
     @property
     def api_prefix(self) -> str:
         return f"{self.config.url_prefix}/api/4"
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._measured is not None:
-            await self._measured(scope, receive, send)
-        else:
-            await self._route(scope, receive, send)
+        await self._front(scope, receive, send)
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if not self._host_allowed(scope):
-                await send_json(send, 421, {"detail": "Misdirected request: unexpected Host"})
+            refused = host_refusal(scope, self.config.bind) if self._loopback_bound else None
+            if refused is not None:
+                await send_json(send, refused[0], {"detail": refused[1]})
                 return
             if (refused := url_refusal(scope)) is not None:
                 await send_json(send, 400, refused)
@@ -177,17 +186,6 @@ class Hub:
                 )
                 return
         await self.site(scope, receive, send)
-
-    def _host_allowed(self, scope: Scope) -> bool:
-        # DNS rebinding: a loopback-bound hub answers only to loopback host names.
-        if not self._loopback_bound:
-            return True
-        raw = header(scope, b"host")
-        if raw is None:
-            return True
-        host = raw.decode("latin-1").lower()
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        return name in LOOPBACK_NAMES or name.endswith(".localhost") or name == self.config.bind
 
     async def prepare(self) -> None:
         """Open the store and attach the alert engine of the hub's own machine."""
@@ -359,7 +357,31 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                bus=bus, recorder=recorder, checks=checks,
                freshness=FreshnessScheduler(checks), retention=retention,
                commands=commands, downsample=downsample, last_seen=seen,
-               external=external, metrics=metrics, instruments=instruments)  # fmt: skip
+               external=external, metrics=metrics, instruments=instruments,
+               limits=connection_limits(config))  # fmt: skip
+
+
+def connection_limits(config: Config) -> ConnectionLimits:
+    """The ``server.*`` limits on slow and greedy clients; ConfigError when one is not > 0."""
+    limits = ConnectionLimits(
+        header_timeout=float(config.get("server", "header_timeout_seconds")),
+        body_timeout=float(config.get("server", "body_timeout_seconds")),
+        body_min_rate=int(config.get("server", "body_min_bytes_per_second")),
+        max_connections=int(config.get("server", "max_connections")),
+        per_address=int(config.get("server", "max_connections_per_address")),
+        reserved=int(config.get("server", "reserved_connections")),
+    )
+    for name, value in (("header_timeout_seconds", limits.header_timeout),
+                        ("body_timeout_seconds", limits.body_timeout),
+                        ("body_min_bytes_per_second", limits.body_min_rate),
+                        ("max_connections", limits.max_connections),
+                        ("max_connections_per_address", limits.per_address)):  # fmt: skip
+        if not value > 0:
+            raise ConfigError(f"server.{name} must be greater than 0, not {value!r}")
+    if not 0 <= limits.reserved < limits.max_connections:
+        raise ConfigError("server.reserved_connections must be at least 0 and less than "
+                          f"server.max_connections, not {limits.reserved}")  # fmt: skip
+    return limits
 
 
 def list_limits(config: Config) -> ListLimits:
@@ -390,7 +412,7 @@ def anonymous_permissions(config: Config) -> frozenset[str]:
 
 
 def build_authenticator(config: Config, store: Store) -> Authenticator:
-    limiter = FailureLimiter(
+    limiter = CredentialLimiter(
         int(config.get("auth", "max_failures")),
         float(config.get("auth", "failure_window_seconds")),
     )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fleetwatch.api.asgi import ASGIApp
+from fleetwatch.api.client_limits import ConnectionLimits
 
 __all__ = ["ENGINES", "Engine", "make_engine"]
 
@@ -40,9 +41,13 @@ class _QuietExperimentalNotice(logging.Filter):
 
 
 class GranianEngine:
-    def __init__(self, app: ASGIApp, sock: socket.socket, certfile: str, keyfile: str) -> None:
+    def __init__(
+        self, app: ASGIApp, sock: socket.socket, certfile: str, keyfile: str,
+        limits: ConnectionLimits,
+    ) -> None:  # fmt: skip
         from granian._granian import SocketHolder  # noqa: PLC0415
         from granian.constants import HTTPModes, Interfaces, SSLProtocols  # noqa: PLC0415
+        from granian.http import HTTP1Settings  # noqa: PLC0415
         from granian.log import LogLevels  # noqa: PLC0415
         from granian.server.embed import Server  # noqa: PLC0415
 
@@ -72,6 +77,12 @@ class GranianEngine:
             websockets=False,
             runtime_threads=1,
             backlog=BACKLOG,
+            # Granian takes no new connection while this many are open (its semaphore), so
+            # it is the hub's connection ceiling; the ASGI layer keeps a reserve inside it.
+            backpressure=limits.max_connections,
+            # A deadline on the whole head, from the connection (or the previous response):
+            # trickling a header byte at a time does not extend it.
+            http1_settings=HTTP1Settings(header_read_timeout=int(limits.header_timeout * 1000)),
             log_level=LogLevels.warning,
             log_dictconfig=routed,
             log_access=False,
@@ -91,14 +102,20 @@ class GranianEngine:
 
 
 class UvicornEngine:
-    def __init__(self, app: ASGIApp, sock: socket.socket, certfile: str, keyfile: str) -> None:
+    def __init__(
+        self, app: ASGIApp, sock: socket.socket, certfile: str, keyfile: str,
+        limits: ConnectionLimits,
+    ) -> None:  # fmt: skip
         import uvicorn  # noqa: PLC0415 - only the fallback needs it
+
+        from fleetwatch.uvicorn_limits import limited_protocol  # noqa: PLC0415
 
         config = uvicorn.Config(
             app,
             loop="none",
             interface="asgi3",
-            http="httptools",
+            # httptools with a header deadline and a cap per address at accept time.
+            http=limited_protocol(limits),
             lifespan="off",
             access_log=False,
             server_header=False,
@@ -129,11 +146,17 @@ ENGINES = ("granian", "uvicorn")
 
 
 def make_engine(
-    name: str, app: ASGIApp, sock: socket.socket, certfile: str, keyfile: str
+    name: str,
+    app: ASGIApp,
+    sock: socket.socket,
+    certfile: str,
+    keyfile: str,
+    limits: ConnectionLimits | None = None,
 ) -> Engine:
     """``ValueError`` naming the choices for an unknown engine."""
+    limits = limits or ConnectionLimits()
     if name == "granian":
-        return GranianEngine(app, sock, certfile, keyfile)
+        return GranianEngine(app, sock, certfile, keyfile, limits)
     if name == "uvicorn":
-        return UvicornEngine(app, sock, certfile, keyfile)
+        return UvicornEngine(app, sock, certfile, keyfile, limits)
     raise ValueError(f"server.http_engine must be one of {', '.join(ENGINES)}, not {name!r}")

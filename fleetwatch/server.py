@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import resource
 import signal
 import socket
 import ssl
@@ -18,6 +19,8 @@ from fleetwatch.store.errors import StoreError
 log = logging.getLogger(__name__)
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The store, the log, the listening socket, argon2 and TLS files: generous, they are cheap.
+FILES_BESIDE_CONNECTIONS = 256
 
 
 class StartError(RuntimeError):
@@ -43,6 +46,24 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def raise_open_files_limit(connections: int) -> None:
+    """Let the process hold ``connections`` sockets beside its files, up to the hard limit.
+
+    Past the soft limit (often 1024) accept() fails with EMFILE and the hub takes no one,
+    which is what a flood would aim for; past the hard limit only an administrator can help,
+    so the hub says so and starts.
+    """
+    wanted = connections + FILES_BESIDE_CONNECTIONS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning("open files are limited to %d: server.max_connections = %d needs %d "
+                    "(raise LimitNOFILE / ulimit -n)", soft, connections, wanted)  # fmt: skip
 
 
 def check_data_dir(path: Path) -> None:
@@ -77,12 +98,13 @@ def serve(hub: Hub) -> None:
     check_tls(certfile, keyfile)
     if config.database.startswith("sqlite"):
         check_data_dir(config.data_dir)
+    raise_open_files_limit(hub.limits.max_connections)
     sock = bind_socket(config.bind, config.port)
     port = sock.getsockname()[1]
     scheme = "https" if certfile else "http"
     try:
         engine = make_engine(str(config.get("server", "http_engine")), hub.app, sock, certfile,
-                             keyfile)  # fmt: skip
+                             keyfile, hub.limits)  # fmt: skip
     except ValueError as exc:
         sock.close()
         raise StartError(str(exc)) from None

@@ -5,11 +5,14 @@ ApiError                 status + message
  |    +-- QueryError     400: a bad list parameter, with its Rocket.Chat errorType
  +-- Unauthorized        401: no or bad credentials
  +-- Forbidden           403: a missing permission (names it)
+ +-- CrossSiteRefused    403: a state change a browser sent for another site
  +-- NotFound            404: an unknown plugin, item, pid, object
  +-- MethodNotAllowed    405
  +-- Conflict            409: the name is taken
+ +-- RequestTimeout      408: the body came too slowly (the connection is closed)
  +-- PayloadTooLarge     413
- +-- TooManyRequests     429: too many failed logins (carries Retry-After)
+ +-- UnsupportedMediaType 415: a browser's body that is not JSON where JSON is expected
+ +-- TooManyRequests     429: too many failed logins or connections (carries Retry-After)
  +-- ServiceUnavailable  503: overloaded or storage unavailable (carries Retry-After)
 """
 
@@ -46,6 +49,10 @@ class Forbidden(ApiError):
         self.permission = permission
 
 
+class CrossSiteRefused(ApiError):
+    status = 403
+
+
 class NotFound(ApiError):
     status = 404
 
@@ -62,8 +69,16 @@ class Conflict(ApiError):
     status = 409
 
 
+class RequestTimeout(ApiError):
+    status = 408
+
+
 class PayloadTooLarge(ApiError):
     status = 413
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
 
 
 class TooManyRequests(ApiError):

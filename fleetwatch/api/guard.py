@@ -26,6 +26,8 @@ from fleetwatch.auth.authenticator import Authenticator, Principal
 from fleetwatch.store import errors as store_errors
 
 __all__ = [
+    "STORAGE_BUSY",
+    "STORAGE_DOWN",
     "Guard",
     "actor",
     "address_of",
@@ -39,6 +41,9 @@ T = TypeVar("T")
 # The server ends a body it cannot read (a malformed chunk size) the way a client that went
 # away does: as a disconnect. If someone is still there, they get this 400.
 UNREADABLE = "the body could not be read: a malformed chunked encoding, or the client went away"
+
+STORAGE_BUSY = "storage busy: the write queue is full"
+STORAGE_DOWN = "storage unavailable: the database cannot be reached"
 
 
 def address_of(request: Request) -> str:
@@ -155,8 +160,11 @@ def from_store_error(exc: Exception) -> ApiError:
     """Store and validation errors as API errors; anything else is a bug (500)."""
     if isinstance(exc, ApiError):
         return exc
+    # Both retry later; the words say whether the hub is busy or its database is gone.
+    if isinstance(exc, store_errors.StoreOverloaded):
+        return ServiceUnavailable(STORAGE_BUSY, retry_after=exc.retry_after)
     if isinstance(exc, store_errors.StoreUnavailable):
-        return ServiceUnavailable("storage unavailable", retry_after=exc.retry_after)
+        return ServiceUnavailable(STORAGE_DOWN, retry_after=exc.retry_after)
     if isinstance(exc, store_errors.NotFound):
         return NotFound(str(exc))
     if isinstance(exc, store_errors.Conflict):

@@ -5,7 +5,8 @@ so a request with a known credential costs a hash and a dictionary look-up, neve
 query or even a base64 decode.
 Changes made through this hub (a password, a revoked token, a group's permissions) drop the cache
 at once; changes made by another process (the CLI, another hub) within a second (``watch``).
-Failed attempts are limited per user and per address (``TooManyRequests``, 429).
+Failed attempts are limited per credential and address together (``TooManyRequests``, 429;
+see ``ratelimit.CredentialLimiter``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from fleetwatch.auth.credentials import (
     parse_credential,
     raw_credential,
 )
-from fleetwatch.auth.ratelimit import FailureLimiter
+from fleetwatch.auth.ratelimit import CredentialLimiter
 from fleetwatch.auth.secrets import (
     SYSTEM_TOKEN_PREFIX,
     USER_TOKEN_PREFIX,
@@ -75,7 +76,7 @@ class Authenticator:
         cache_seconds: float = 10.0,
         system_cache_seconds: float = 600.0,
         login_token_seconds: float = 90 * 86400,
-        limiter: FailureLimiter | None = None,
+        limiter: CredentialLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
         max_cached: int = 10_000,
     ) -> None:
@@ -84,7 +85,7 @@ class Authenticator:
         self.cache_seconds = cache_seconds
         self.system_cache_seconds = system_cache_seconds
         self.login_token_seconds = login_token_seconds
-        self.limiter = limiter or FailureLimiter()
+        self.limiter = limiter or CredentialLimiter()
         self._clock = clock
         self._max_cached = max_cached
         self._cache: dict[bytes, tuple[Principal, float]] = {}
@@ -144,10 +145,8 @@ class Authenticator:
         return principal
 
     async def _verify(self, credential: Credential, address: str) -> Principal | None:
-        keys = [f"addr:{address}"]
-        if isinstance(credential, Password):
-            keys.append(f"user:{credential.user}")
-        self._check_limits(*keys)
+        name = _limited_as(credential)
+        self._check_limits(name, address, cheap=not isinstance(credential, Password))
         if isinstance(credential, Password):
             principal = await self.check_password(credential.user, credential.password)
         elif isinstance(credential, LoginToken):
@@ -155,14 +154,16 @@ class Authenticator:
         else:
             principal = await self._token(credential)
         if principal is None:
-            self.limiter.fail(*keys)
-            await self.store.add_audit(_actor(credential), address, "auth.failed", "")
-        elif isinstance(credential, Password):
-            self.limiter.succeed(keys[1])
+            spraying = self.limiter.spraying(address)
+            self.limiter.fail(name, address)
+            if not spraying:  # past the ceiling, one audit row per guess would be its own flood
+                await self.store.add_audit(_actor(credential), address, "auth.failed", "")
+        else:
+            self.limiter.succeed(name, address)
         return principal
 
-    def _check_limits(self, *keys: str) -> None:
-        wait = self.limiter.retry_after(*keys)
+    def _check_limits(self, credential: str, address: str, *, cheap: bool = False) -> None:
+        wait = self.limiter.retry_after(credential, address, cheap=cheap)
         if wait > 0:
             raise TooManyRequests("too many failed attempts; try again later", retry_after=wait)
 
@@ -204,14 +205,17 @@ class Authenticator:
 
     async def login(self, name: str, password: str, address: str) -> tuple[Principal, str]:
         """Check a password and open a session: the principal and its new login token."""
-        keys = (f"addr:{address}", f"user:{name}")
-        self._check_limits(*keys)
+        self._check_limits(f"user:{name}", address)
         principal = await self.check_password(name, password)
         if principal is None or principal.user_id is None:
-            self.limiter.fail(*keys)
-            await self.store.add_audit(_printable(name), address, "login.failed", _printable(name))
+            spraying = self.limiter.spraying(address)
+            self.limiter.fail(f"user:{name}", address)
+            if not spraying:
+                await self.store.add_audit(
+                    _printable(name), address, "login.failed", _printable(name)
+                )
             raise Unauthorized("bad username or password")
-        self.limiter.succeed(keys[1])
+        self.limiter.succeed(f"user:{name}", address)
         token = new_token(USER_TOKEN_PREFIX)
         await self.store.add_user_token(
             principal.user_id,
@@ -236,6 +240,15 @@ class Authenticator:
         self.forget()
         await self.store.add_audit(principal.name, address, "logout", principal.name)
         return removed
+
+
+def _limited_as(credential: Credential) -> str:
+    """What failures are counted under (with the address): never the secret itself."""
+    if isinstance(credential, Password):
+        return f"user:{credential.user}"
+    if isinstance(credential, LoginToken):
+        return f"user-id:{credential.user_id}"
+    return f"token:{digest(credential.secret)[:32]}"
 
 
 def _actor(credential: Credential) -> str:
