@@ -125,7 +125,9 @@ class Hub:
         self._loopback_bound = is_loopback(self.config.bind)
         self._command_prefix = f"{self.config.url_prefix}/api/command/"
         self._hooks_prefix = f"{self.config.url_prefix}/api/external/"
-        routed: ASGIApp = self.instruments.measured(self._route) if self.instruments else self._route
+        routed: ASGIApp = (
+            self.instruments.measured(self._route) if self.instruments else self._route
+        )
         # Outermost first: the per-address limits and body deadline, then cross-site refusal.
         prefix = self.config.url_prefix
         try:
@@ -148,8 +150,8 @@ class Hub:
             if refused is not None:
                 await send_json(send, refused[0], {"detail": refused[1]})
                 return
-            if (refused := url_refusal(scope)) is not None:
-                await send_json(send, 400, refused)
+            if (bad_url := url_refusal(scope)) is not None:
+                await send_json(send, 400, bad_url)
                 return
             path: str = scope["path"]
             prefix = self.api_prefix
