@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,9 @@ from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
 from fleetwatch.model.rollup import HOUR, MINUTE
 from fleetwatch.store import Store, SystemRecord, open_store
-from fleetwatch.web import web_routes
+from fleetwatch.web import ConsoleParts, web_routes
+from fleetwatch.web.pages import Pages
+from fleetwatch.web.session import SessionGate
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,8 @@ class Hub:
 
     def __post_init__(self) -> None:
         self.glances.clear_events = self.clear_events
+        # Console sessions: the cookie becomes a bearer credential for every family below.
+        self._gate = SessionGate(self.route, int(self.config.get("server", "max_body_bytes")))
         # Once, not per request: parsing the address showed in profiles of the ingest path.
         self._loopback_bound = is_loopback(self.config.bind)
         self._command_prefix = f"{self.config.url_prefix}/api/command/"
@@ -119,6 +124,9 @@ class Hub:
         return f"{self.config.url_prefix}/api/4"
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._gate(scope, receive, send)
+
+    async def route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if not self._host_allowed(scope):
                 await send_json(send, 421, {"detail": "Misdirected request: unexpected Host"})
@@ -152,7 +160,7 @@ class Hub:
                     await self.external.handle(scope, receive, send, hook)
                     return
             systems = f"{self.config.url_prefix}/systems/"
-            if self.systems is not None and path.startswith(systems):
+            if self.systems is not None and path.startswith(systems) and _system_api(path):
                 await self.systems(
                     {**scope, "path": path[len(self.config.url_prefix) :]}, receive, send
                 )
@@ -263,7 +271,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     built: list[Starlette] = []
     routes = docs_routes(prefix, live, lambda: built[0].routes if built else [])
     pushed = SystemAlerts(store, limits)
-    staleness = StalenessWatcher(store)
+    staleness = StalenessWatcher(
+        store, minimum=float(config.get("console", "stale_minimum_seconds"))
+    )
     bus = EventBus()
     seen = LastSeen(store)
     fleet = Fleet(guard, store, staleness)
@@ -302,7 +312,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/config", app=objects_app(guard, store)),
     ]
     if not config.get("server", "disable_webui"):
-        routes += web_routes(prefix)
+        pages = Pages(guard, prefix, anonymous_permissions(config) & {VIEW_STATISTICS},
+                      float(config.get("console", "refresh_seconds")), time.time)  # fmt: skip
+        routes += web_routes(ConsoleParts(pages, guard, store, fleet, admin, limits))
     site = Starlette(routes=routes)
     built.append(site)
     systems = SystemsAPI(store, live.specs, limits, auth, config.masked,
@@ -320,6 +332,12 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                freshness=FreshnessScheduler(checks), retention=retention,
                commands=commands, downsample=downsample, last_seen=seen,
                external=external)  # fmt: skip
+
+
+def _system_api(path: str) -> bool:
+    """``/systems/<name>/api/4...`` is the API; ``/systems/<name>`` the console's page."""
+    _, _, rest = path.partition("/systems/")
+    return rest.partition("/")[2].startswith("api/4")
 
 
 def list_limits(config: Config) -> ListLimits:

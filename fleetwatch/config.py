@@ -88,6 +88,10 @@ SETTINGS: tuple[Setting, ...] = (
             "A list query running longer is cancelled and answered 503."),
     Setting("query", "statistics_max_age", float, 60.0,
             "Seconds GET /api/v1/statistics reuses its figures (?refresh=true recomputes)."),
+    Setting("console", "refresh_seconds", float, 5.0,
+            "Seconds between two updates of an open console page (one request each)."),
+    Setting("console", "stale_minimum_seconds", float, 120.0,
+            "A pushing system is stale after 3 x its interval, and never sooner than this."),
 )  # fmt: skip
 
 SETTINGS_BY_NAME = {(s.section, s.key): s for s in SETTINGS}

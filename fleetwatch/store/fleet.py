@@ -1,0 +1,74 @@
+"""The fleet overview's record, tags' rules and the ``FleetStore`` protocol (``fleet_sql.py``
+implements it for both backends)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["MAX_TAGS", "FleetRow", "FleetStore", "check_tag", "merged_tags"]
+
+MAX_TAGS = 32
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRow:
+    """A system, its tags, when its newest snapshot was taken and that snapshot's summary."""
+
+    id: int
+    name: str
+    hostname: str | None
+    source: str
+    created_at: float
+    last_seen: float | None
+    tags: tuple[str, ...]
+    snapshot_at: float | None
+    summary: dict[str, Any]
+    open_events: int
+
+
+def check_tag(tag: str) -> str:
+    """``tag`` if it is a valid tag; ``ValueError`` saying what one is."""
+    if not isinstance(tag, str) or not _TAG.match(tag):
+        raise ValueError(
+            f"a tag is 1-64 letters, digits and _.:/- starting with a letter or digit, not {tag!r}"
+        )
+    return tag
+
+
+def merged_tags(
+    old: Iterable[str], add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> list[str]:
+    """``old`` with ``add`` and without ``remove``, sorted; ``ValueError`` past ``MAX_TAGS``."""
+    gone = set(remove)
+    tags = sorted({*old, *(check_tag(t) for t in add)} - gone)
+    if len(tags) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags per object")
+    return tags
+
+
+class FleetStore(Protocol):
+    async def fleet_overview(self) -> list[FleetRow]:
+        """Every system (not the checks' own) by name, with its newest summary, in one read."""
+
+    async def system_tags(self, name: str) -> list[str]:
+        """A system's tags; ``NotFound``."""
+
+    async def tag_system(
+        self, name: str, add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> list[str]:
+        """Add and remove tags of a system; its tags after. ``NotFound``, ``ValueError``."""
+
+    async def check_object_tags(self, host: str, service: str = "") -> list[str]:
+        """A host's (``service`` empty) or service's tags; ``NotFound``."""
+
+    async def tag_check_object(
+        self, host: str, service: str = "", add: Iterable[str] = (), remove: Iterable[str] = ()
+    ) -> list[str]:
+        """Add and remove tags of a host or service; its tags after."""
+
+    async def all_check_object_tags(self) -> dict[tuple[str, str], list[str]]:
+        """Every tagged host and service's tags, by (host, service description)."""
