@@ -11,6 +11,7 @@ import asyncio
 import base64
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,9 @@ from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from serving import ServeProcess
 
 from fleetwatch.auth.admin import Actor, Admin
-from fleetwatch.store import open_store
+from fleetwatch.model.rollup import HOUR
+from fleetwatch.store import Store, open_store
+from fleetwatch.store.rollups import RollupRecord
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The flags a closed network needs: no background fetches, no component updates, no QUIC.
@@ -33,6 +36,7 @@ FLAGS = [
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 XSS_NAME = "<img src=x onerror=alert(1)>"
 SCRIPT_OUTPUT = "<script>alert(2)</script> disk full"
+HOUR_ROWS = 14 * 24
 PASSWORDS = {"alice": "alice-password", "rita": "rita-password", "sam": "sam-password"}
 
 pytestmark = [
@@ -88,6 +92,7 @@ def _prepare(data_dir: Path) -> dict[str, str]:
             for name in ("web1", "web2", "db1"):
                 tokens[name] = (await admin.add_system(who, name))[1]
             await store.tag_system("web1", add=["prod", "web"])
+            await _hour_rollups(store, "web1")
             await store.tag_system("web2", add=["web"])
             await store.tag_system("db1", add=["prod"])
             # The admin checks refuse such a name; a store written by an older hub might not.
@@ -100,6 +105,20 @@ def _prepare(data_dir: Path) -> dict[str, str]:
             await store.close()
 
     return asyncio.run(prepare())
+
+
+async def _hour_rollups(store: Store, name: str) -> None:
+    """Two weeks of hour rows, ending two days ago: only a long range reaches them."""
+    system = await store.get_system(name)
+    assert system is not None
+    end = (time.time() // HOUR - 48) * HOUR
+    records = [
+        RollupRecord(system.id, HOUR, end - i * HOUR, 360,
+                     {"cpu": {"total": [30.0 + i % 24, 5.0, 90.0, 360.0]}})
+        for i in range(HOUR_ROWS)
+    ]  # fmt: skip
+    await store.save_rollups(records)
+    await store.set_rollup_watermark(HOUR, end + HOUR)
 
 
 @pytest.fixture(scope="module")
@@ -282,3 +301,17 @@ def test_a_request_without_the_csrf_token_is_refused(page: Page, fleet: Fleet) -
     basic = base64.b64encode(b"alice:alice-password").decode()
     listed = httpx.get(f"{fleet.url}/api/v1/systems", headers={"authorization": f"Basic {basic}"})
     assert "no-token" not in listed.text
+
+
+def test_a_system_page_draws_hour_rows_for_30_days(page: Page, fleet: Fleet) -> None:
+    sign_in(page, fleet.url, "alice")
+    page.goto(f"{fleet.url}/systems/web1")
+    expect(page.locator("#system-name")).to_have_text("web1")
+    cpu = page.locator('figure[data-plugin="cpu"]')
+    expect(cpu).to_have_attribute("data-resolution", "raw")
+    page.click('button[data-range="30d"]')
+    expect(cpu).to_have_attribute("data-resolution", "3600")
+    assert int(cpu.get_attribute("data-points") or 0) >= HOUR_ROWS
+    expect(cpu.locator("canvas")).to_have_count(1)
+    expect(page.locator('button[data-range="30d"]')).to_have_attribute("aria-pressed", "true")
+    shot(page, "system")

@@ -25,6 +25,7 @@ from fleetwatch.store import Store
 from fleetwatch.web.fleet_page import FleetPage, Gauges
 from fleetwatch.web.login import Login
 from fleetwatch.web.pages import Pages
+from fleetwatch.web.system_page import SystemPage
 
 __all__ = ["ASSETS", "STATIC", "ConsoleParts", "web_routes"]
 
@@ -47,13 +48,16 @@ class ConsoleParts:
 def web_routes(parts: ConsoleParts) -> list[BaseRoute]:
     prefix = parts.pages.prefix
     login = Login(parts.pages, parts.guard)
-    fleet = FleetPage(parts.pages, parts.fleet, parts.store, Gauges.of(parts.limits))
+    gauges = Gauges.of(parts.limits)
+    fleet = FleetPage(parts.pages, parts.fleet, parts.store, gauges)
+    system = SystemPage(parts.pages, parts.fleet, parts.store, gauges)
 
     async def to_slash(_: Request) -> Response:
         return RedirectResponse(f"{prefix}/")
 
     routes: list[BaseRoute] = [
         Route(f"{prefix}/", fleet.index, methods=["GET"]),
+        Route(f"{prefix}/systems/{{name}}", system.show, methods=["GET"]),
         Route(f"{prefix}/login", login.form, methods=["GET"]),
         Route(f"{prefix}/login", login.submit, methods=["POST"]),
         Route(f"{prefix}/logout", login.logout, methods=["POST"]),

@@ -63,7 +63,7 @@ class Login:
         pre = cookies_of(request.scope).get(PRE_LOGIN_COOKIE) or secrets.token_urlsafe(24)
         anonymous = Viewer(self.pages.anonymous_principal(), csrf_token(pre))
         response = self.pages.render(
-            request, "login.html", anonymous, status=status, error=error, name=name,
+            request, "login.html", anonymous, code=status, error=error, name=name,
             next=_safe_next(request.query_params.get("next", ""), self.pages.prefix),
         )  # fmt: skip
         response.headers.append("set-cookie", cookie_header(

@@ -109,7 +109,7 @@ class Pages:
         raise Forbidden(" or ".join(permissions))
 
     def render(
-        self, request: Request, template: str, viewer: Viewer, status: int = 200, **context: Any
+        self, request: Request, template: str, viewer: Viewer, code: int = 200, **context: Any
     ) -> Response:
         body = self.env.get_template(template).render(
             prefix=self.prefix, viewer=viewer, refresh=self.refresh_seconds,
@@ -117,9 +117,9 @@ class Pages:
         ).encode()  # fmt: skip
         tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         headers = {**SECURITY_HEADERS, "etag": tag}
-        if status == 200 and tag in request.headers.get("if-none-match", ""):
+        if code == 200 and tag in request.headers.get("if-none-match", ""):
             return Response(status_code=304, headers=headers)
-        return Response(body, status, headers=headers, media_type="text/html")
+        return Response(body, code, headers=headers, media_type="text/html")
 
     def to_login(self, request: Request) -> Response:
         """Back to the login page, dropping an ended session's cookie."""
@@ -153,7 +153,7 @@ def page(handler: Handler) -> Handler:
         except Forbidden as exc:
             viewer = await self.pages.viewer(request)
             return self.pages.render(  # type: ignore[no-any-return]
-                request, "denied.html", viewer, status=403, needed=exc.permission
+                request, "denied.html", viewer, code=403, needed=exc.permission
             )
 
     return run
