@@ -22,6 +22,7 @@ from fleetwatch import __version__
 from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
 from fleetwatch.api.commands import Commands, command_app
 from fleetwatch.api.docs import docs_routes
+from fleetwatch.api.events import EventsAPI
 from fleetwatch.api.external import External, external_app
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.glances import GlancesAPI
@@ -304,7 +305,10 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     external, external_routes = external_app(guard, store, on_snapshot, bus, seen)
     routes += [
         Mount(f"{prefix}/api/external", app=external_routes),
-        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet, lists, hub_statistics)),
+        Mount(
+            f"{prefix}/api/v1",
+            app=v1_app(guard, admin, fleet, lists, hub_statistics, EventsAPI(guard, store)),
+        ),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(commands)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),

@@ -156,7 +156,10 @@ def page(browser: Browser) -> Iterator[Page]:
     dialogs: list[str] = []
 
     def on_dialog(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
+        if dialog.type == "confirm":  # the console's own "are you sure?"
+            dialog.accept()
+            return
+        dialogs.append(dialog.message)  # an alert(): injected markup ran
         dialog.dismiss()
 
     page.on("dialog", on_dialog)
@@ -278,6 +281,22 @@ def test_a_readonly_user_sees_no_action_and_a_forged_post_is_refused(
 ) -> None:
     sign_in(page, fleet.url, "rita")
     expect(page.locator("nav a", has_text="Admin")).to_have_count(0)
+    page.goto(f"{fleet.url}/checks")
+    expect(page.locator('tr[data-object="nas1;backup"]')).to_have_count(1)
+    expect(page.locator("#checks button")).to_have_count(0)
+    page.goto(f"{fleet.url}/events")
+    expect(page.locator("#events tbody tr").first).to_be_visible()
+    expect(page.locator("#clear-events")).to_have_count(0)
+    forged_ack = page.evaluate(
+        """async () => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const r = await fetch('/api/command/ACKNOWLEDGE_SVC_PROBLEM', {method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token': token},
+                body: JSON.stringify({host_name: 'nas1', service_description: 'backup'})});
+            return r.status;
+        }"""
+    )
+    assert forged_ack == 403
     status = page.evaluate(
         """async () => {
             const token = document.querySelector('meta[name="csrf-token"]').content;
@@ -315,3 +334,36 @@ def test_a_system_page_draws_hour_rows_for_30_days(page: Page, fleet: Fleet) -> 
     expect(cpu.locator("canvas")).to_have_count(1)
     expect(page.locator('button[data-range="30d"]')).to_have_attribute("aria-pressed", "true")
     shot(page, "system")
+
+
+def test_a_status_update_user_acknowledges_a_critical_service(page: Page, fleet: Fleet) -> None:
+    sign_in(page, fleet.url, "sam")
+    expect(page).to_have_url(re.compile(r"/checks$"))  # no view-statistics: checks come first
+    backup = page.locator('tr[data-object="nas1;backup"]')
+    expect(backup.locator(".badge").first).to_have_text("CRITICAL")
+    expect(backup.locator('[data-badge="ack"]')).to_have_count(0)
+    expect(backup.locator(".output")).to_have_text(SCRIPT_OUTPUT)
+    assert page.locator("main script").count() == 0
+    backup.get_by_label("Acknowledgement comment for nas1;backup").fill("restoring the NAS, <b>tonight</b>")
+    backup.locator('input[name="sticky"]').check()
+    backup.locator("button.ack").click()
+    expect(page.locator('tr[data-object="nas1;backup"] [data-badge="ack"]')).to_have_text(
+        "ACK sticky"
+    )
+    expect(page.locator('tr[data-object="nas1;disk"] button.ack')).to_have_count(0)  # it is OK
+    shot(page, "checks")
+    page.locator('tr[data-object="nas1;backup"] button.unack').click()
+    expect(page.locator('tr[data-object="nas1;backup"] [data-badge="ack"]')).to_have_count(0)
+
+
+def test_the_events_page_filters_and_clears(page: Page, fleet: Fleet) -> None:
+    sign_in(page, fleet.url, "alice")
+    page.goto(f"{fleet.url}/events")
+    expect(page.locator("#events tbody tr").first).to_be_visible()
+    page.select_option("#filter-state", "CRITICAL")
+    expect(page).to_have_url(re.compile(r"state=CRITICAL"))
+    expect(page.locator("#events tbody tr .badge").first).to_have_text("CRITICAL")
+    shot(page, "events")
+    page.click("#clear-events")
+    expect(page.locator("form[data-api] [data-result]")).to_have_text("Done.")
+    expect(page.locator("#events tbody tr.finished")).to_have_count(0)

@@ -170,6 +170,7 @@ async def test_anonymous_reads_follow_api4(tmp_path: Path) -> None:
             assert page.status_code == 200
             assert "Sign in" in page.text
             assert "Sign out" not in page.text
+            assert (await client.get("/events")).status_code == 303  # view-events needs a user
     finally:
         await hub.store.close()
     closed = await started(console_hub(tmp_path / "b", auth__anonymous_read="never"))
@@ -190,3 +191,21 @@ async def test_an_unchanged_page_answers_304(hub: Hub) -> None:
         again = await client.get("/", headers={"if-none-match": first.headers["etag"]})
         assert again.status_code == 304
         assert again.content == b""
+
+
+async def test_clearing_events_needs_clear_events(hub: Hub) -> None:
+    async with client_for(hub) as client:
+        await sign_in(client, "rita", "rita-password")
+        token = {"x-csrf-token": csrf_token(session_of(client))}
+        refused = await client.post("/api/v1/events.clear", json={}, headers=token)
+        assert refused.status_code == 403
+    async with client_for(hub) as client:
+        await sign_in(client, "alice", "alice-password")
+        token = {"x-csrf-token": csrf_token(session_of(client))}
+        bad = await client.post("/api/v1/events.clear", json={"state": "LOUD"}, headers=token)
+        assert bad.status_code == 400
+        assert "state" in bad.json()["error"]
+        unknown = await client.post("/api/v1/events.clear", json={"system": "x"}, headers=token)
+        assert unknown.status_code == 404
+        done = await client.post("/api/v1/events.clear", json={}, headers=token)
+        assert done.json() == {"cleared": 0, "success": True}

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from fleetwatch.api.events import EventsAPI
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.guard import Guard, actor, address_of, checked, list_field, text_field
 from fleetwatch.api.hub_statistics import HubStatistics
@@ -246,6 +247,7 @@ def v1_app(
     fleet: Fleet | None = None,
     lists: Lists | None = None,
     hub_statistics: HubStatistics | None = None,
+    events: EventsAPI | None = None,
 ) -> Starlette:
     """The ``/api/v1`` family, to be mounted at ``{prefix}/api/v1``."""
     api = V1(guard, admin)
@@ -276,5 +278,7 @@ def v1_app(
             routes.append(Route(f"/{name}.list", handle, methods=get))
     if hub_statistics is not None:
         routes.append(Route("/statistics", hub_statistics.handle, methods=get))
+    if events is not None:
+        routes.append(Route("/events.clear", events.clear, methods=post))
     render = handler(rocketchat_error)
     return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})

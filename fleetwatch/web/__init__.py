@@ -22,6 +22,8 @@ from fleetwatch.api.guard import Guard
 from fleetwatch.auth.admin import Admin
 from fleetwatch.model.limits import Limits
 from fleetwatch.store import Store
+from fleetwatch.web.checks_page import ChecksPage
+from fleetwatch.web.events_page import EventsPage
 from fleetwatch.web.fleet_page import FleetPage, Gauges
 from fleetwatch.web.login import Login
 from fleetwatch.web.pages import Pages
@@ -51,6 +53,8 @@ def web_routes(parts: ConsoleParts) -> list[BaseRoute]:
     gauges = Gauges.of(parts.limits)
     fleet = FleetPage(parts.pages, parts.fleet, parts.store, gauges)
     system = SystemPage(parts.pages, parts.fleet, parts.store, gauges)
+    checks = ChecksPage(parts.pages, parts.store)
+    events = EventsPage(parts.pages, parts.store)
 
     async def to_slash(_: Request) -> Response:
         return RedirectResponse(f"{prefix}/")
@@ -58,6 +62,8 @@ def web_routes(parts: ConsoleParts) -> list[BaseRoute]:
     routes: list[BaseRoute] = [
         Route(f"{prefix}/", fleet.index, methods=["GET"]),
         Route(f"{prefix}/systems/{{name}}", system.show, methods=["GET"]),
+        Route(f"{prefix}/checks", checks.board, methods=["GET"]),
+        Route(f"{prefix}/events", events.index, methods=["GET"]),
         Route(f"{prefix}/login", login.form, methods=["GET"]),
         Route(f"{prefix}/login", login.submit, methods=["POST"]),
         Route(f"{prefix}/logout", login.logout, methods=["POST"]),

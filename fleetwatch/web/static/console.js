@@ -76,12 +76,17 @@ export async function refresh() {
       say(`the hub answered ${response.status}`, "error");
       return;
     }
-    etag = response.headers.get("etag");
+    let kept = false;
     const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
     for (const part of fresh.querySelectorAll("[data-part][id]")) {
       const old = document.getElementById(part.id);
-      if (old) old.replaceWith(document.adoptNode(part));
+      if (old && old.contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) {
+        kept = true; // someone is typing in it: replace it on a later refresh
+      } else if (old) {
+        old.replaceWith(document.adoptNode(part));
+      }
     }
+    etag = kept ? null : response.headers.get("etag");
     enhance();
     document.dispatchEvent(new CustomEvent("fleetwatch:refreshed"));
     say("live");
@@ -131,6 +136,13 @@ function fieldsOf(form) {
     else if (input?.dataset?.kind === "number") out[key] = Number(value);
     else if (input?.dataset?.kind === "list") out[key] = value.split(/[\s,]+/).filter(Boolean);
     else if (value !== "") out[key] = value;
+  }
+  if (form.dataset.downtime !== undefined) {
+    // A downtime from now for so many minutes: the command API takes its start and end.
+    const start = Math.floor(Date.now() / 1000);
+    out.start_time = start;
+    out.end_time = start + Number(out.minutes) * 60;
+    delete out.minutes;
   }
   return out;
 }
