@@ -344,7 +344,9 @@ def test_a_status_update_user_acknowledges_a_critical_service(page: Page, fleet:
     expect(backup.locator('[data-badge="ack"]')).to_have_count(0)
     expect(backup.locator(".output")).to_have_text(SCRIPT_OUTPUT)
     assert page.locator("main script").count() == 0
-    backup.get_by_label("Acknowledgement comment for nas1;backup").fill("restoring the NAS, <b>tonight</b>")
+    backup.get_by_label("Acknowledgement comment for nas1;backup").fill(
+        "restoring the NAS, <b>tonight</b>"
+    )
     backup.locator('input[name="sticky"]').check()
     backup.locator("button.ack").click()
     expect(page.locator('tr[data-object="nas1;backup"] [data-badge="ack"]')).to_have_text(
