@@ -34,6 +34,7 @@ from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
 from fleetwatch.api.status import filter_app, status_app
 from fleetwatch.api.systems import SystemsAPI
+from fleetwatch.api.tags import TagsAPI
 from fleetwatch.api.v1 import v1_app
 from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Authenticator
@@ -307,7 +308,15 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/external", app=external_routes),
         Mount(
             f"{prefix}/api/v1",
-            app=v1_app(guard, admin, fleet, lists, hub_statistics, EventsAPI(guard, store)),
+            app=v1_app(
+                guard,
+                admin,
+                fleet,
+                lists,
+                hub_statistics,
+                EventsAPI(guard, store),
+                TagsAPI(guard, store),
+            ),
         ),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(commands)),

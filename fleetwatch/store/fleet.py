@@ -3,15 +3,13 @@ implements it for both backends)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["MAX_TAGS", "FleetRow", "FleetStore", "check_tag", "merged_tags"]
+from fleetwatch.model.tags import MAX_TAGS, check_tag, merged_tags
 
-MAX_TAGS = 32
-_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$")
+__all__ = ["MAX_TAGS", "FleetRow", "FleetStore", "check_tag", "merged_tags"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,26 +26,6 @@ class FleetRow:
     snapshot_at: float | None
     summary: dict[str, Any]
     open_events: int
-
-
-def check_tag(tag: str) -> str:
-    """``tag`` if it is a valid tag; ``ValueError`` saying what one is."""
-    if not isinstance(tag, str) or not _TAG.match(tag):
-        raise ValueError(
-            f"a tag is 1-64 letters, digits and _.:/- starting with a letter or digit, not {tag!r}"
-        )
-    return tag
-
-
-def merged_tags(
-    old: Iterable[str], add: Iterable[str] = (), remove: Iterable[str] = ()
-) -> list[str]:
-    """``old`` with ``add`` and without ``remove``, sorted; ``ValueError`` past ``MAX_TAGS``."""
-    gone = set(remove)
-    tags = sorted({*old, *(check_tag(t) for t in add)} - gone)
-    if len(tags) > MAX_TAGS:
-        raise ValueError(f"at most {MAX_TAGS} tags per object")
-    return tags
 
 
 class FleetStore(Protocol):
