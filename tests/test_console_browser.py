@@ -369,3 +369,26 @@ def test_the_events_page_filters_and_clears(page: Page, fleet: Fleet) -> None:
     page.click("#clear-events")
     expect(page.locator("form[data-api] [data-result]")).to_have_text("Done.")
     expect(page.locator("#events tbody tr.finished")).to_have_count(0)
+
+
+def test_adding_a_system_shows_its_token_once(page: Page, fleet: Fleet) -> None:
+    sign_in(page, fleet.url, "alice")
+    page.goto(f"{fleet.url}/admin")
+    page.fill("#new-system-name", "nas9")
+    page.click("#add-system button")
+    box = page.locator("#secret-box")
+    expect(box).to_be_visible()
+    token = box.locator("[data-token]").inner_text()
+    assert token.startswith("fws_")
+    expect(box.locator("[data-push]")).to_have_text(
+        f"fleetwatch push --hub {fleet.url} --token {token}"
+    )
+    expect(box.locator("[data-curl]")).to_contain_text(f'curl -u ":{token}" -X PUT')
+    expect(page.locator('#systems tr[data-system="nas9"]')).to_have_count(1)
+    shot(page, "admin")
+    fleet.tokens["nas9"] = token
+    fleet.push("nas9")  # the token shown works
+    page.reload()
+    expect(page.locator("#secret-box")).to_be_hidden()
+    assert token not in page.content()  # never shown twice: only its prefix is listed
+    expect(page.locator('#systems tr[data-system="nas9"]')).to_contain_text("default: fws_")

@@ -103,6 +103,7 @@ CONSOLE_PAGES: dict[tuple[str, str], str] = {
     ("GET", "/systems/{name}"): "view-statistics",
     ("GET", "/checks"): "service-view-all",
     ("GET", "/events"): "view-events",
+    ("GET", "/admin"): MANAGE_USERS,  # or manage-systems
     ("POST", "/login"): "the login form's CSRF token",
 }
 SAMPLES = {

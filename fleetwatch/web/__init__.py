@@ -22,6 +22,7 @@ from fleetwatch.api.guard import Guard
 from fleetwatch.auth.admin import Admin
 from fleetwatch.model.limits import Limits
 from fleetwatch.store import Store
+from fleetwatch.web.admin_page import AdminPage
 from fleetwatch.web.checks_page import ChecksPage
 from fleetwatch.web.events_page import EventsPage
 from fleetwatch.web.fleet_page import FleetPage, Gauges
@@ -55,6 +56,7 @@ def web_routes(parts: ConsoleParts) -> list[BaseRoute]:
     system = SystemPage(parts.pages, parts.fleet, parts.store, gauges)
     checks = ChecksPage(parts.pages, parts.store)
     events = EventsPage(parts.pages, parts.store)
+    admin = AdminPage(parts.pages, parts.admin)
 
     async def to_slash(_: Request) -> Response:
         return RedirectResponse(f"{prefix}/")
@@ -64,6 +66,7 @@ def web_routes(parts: ConsoleParts) -> list[BaseRoute]:
         Route(f"{prefix}/systems/{{name}}", system.show, methods=["GET"]),
         Route(f"{prefix}/checks", checks.board, methods=["GET"]),
         Route(f"{prefix}/events", events.index, methods=["GET"]),
+        Route(f"{prefix}/admin", admin.index, methods=["GET"]),
         Route(f"{prefix}/login", login.form, methods=["GET"]),
         Route(f"{prefix}/login", login.submit, methods=["POST"]),
         Route(f"{prefix}/logout", login.logout, methods=["POST"]),
