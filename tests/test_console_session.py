@@ -209,3 +209,21 @@ async def test_clearing_events_needs_clear_events(hub: Hub) -> None:
         assert unknown.status_code == 404
         done = await client.post("/api/v1/events.clear", json={}, headers=token)
         assert done.json() == {"cleared": 0, "success": True}
+
+
+async def test_the_cookie_is_secure_under_tls(hub: Hub) -> None:
+    transport = httpx.ASGITransport(app=hub.app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://127.0.0.1") as client:
+        answer = await sign_in(client, "alice", "alice-password")
+        cookie = next(c for c in answer.headers.get_list("set-cookie") if "session" in c)
+        assert "; Secure" in cookie
+
+
+async def test_a_next_page_elsewhere_is_not_followed(hub: Hub) -> None:
+    async with client_for(hub) as client:
+        form = await client.get("/login?next=//evil.example/")
+        token = CSRF.search(form.text)
+        assert token is not None
+        answer = await client.post("/login", data={"csrf": token[1], "name": "alice",
+                                   "password": "alice-password", "next": "//evil.example/"})  # fmt: skip
+        assert answer.headers["location"] == "/"
