@@ -224,6 +224,7 @@ async def test_a_next_page_elsewhere_is_not_followed(hub: Hub) -> None:
         form = await client.get("/login?next=//evil.example/")
         token = CSRF.search(form.text)
         assert token is not None
-        answer = await client.post("/login", data={"csrf": token[1], "name": "alice",
-                                   "password": "alice-password", "next": "//evil.example/"})  # fmt: skip
+        fields = {"csrf": token[1], "name": "alice", "password": "alice-password",
+                  "next": "//evil.example/"}  # fmt: skip
+        answer = await client.post("/login", data=fields)
         assert answer.headers["location"] == "/"
