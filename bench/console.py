@@ -5,9 +5,10 @@ Run: ``.venv/bin/python bench/console.py [--systems 1000] [--samples 50] [--wind
 
 Targets (issue 14), each measured here:
 
-* the fleet page's data (``GET /``, the server-rendered page the console refreshes itself
-  with), hub time p95 < 150 ms: sequential requests over loopback with a session cookie, timed
-  by the client (so the figure includes the loopback round trip and httpx's own parsing);
+* the fleet page's data (``GET /fleet.json``), hub time p95 < 150 ms: sequential requests
+  over loopback with a session cookie, each after a snapshot pushed so that it is built afresh
+  (not the 304 or the shared encoded body), timed by the client (so the figure includes the
+  loopback round trip and httpx's own parsing); the 304 answer and the page frame beside it;
 * first complete paint in headless Chromium < 1.5 s: from navigation to the last system's row
   in the DOM, with the first contentful paint and the load event beside it;
 * a 30-day chart of one system, hub time < 100 ms: ``/systems/<name>/api/4/cpu/history?range=30d``
@@ -15,7 +16,9 @@ Targets (issue 14), each measured here:
 * browser code and styles < 150 KB gzipped: every module and sheet a page can load, gzip -9;
 * an open console costs the hub < 1 % of a core per page at the default refresh (5 s): the hub
   process' CPU time over ``--window`` seconds with ``--pages`` fleet pages open in Chromium,
-  less the same window with none open, per page.
+  less the same window with none open, per page, while the fleet is quiet (every refresh a
+  304). A fleet that changes between every two refreshes costs at most one rebuild per refresh
+  period, shared by every open page: ``fleet_page_ms`` / 5 s.
 """
 
 from __future__ import annotations
@@ -146,14 +149,32 @@ def p95(values: list[float]) -> float:
     return sorted(values)[max(0, round(0.95 * len(values)) - 1)]
 
 
-def hub_times(url: str, samples: int) -> tuple[dict[str, Any], str]:
+def rebuilt(client: httpx.Client, token: str, samples: int) -> list[float]:
+    """``/fleet.json`` built afresh: a snapshot pushed before each request changes the fleet."""
+    document = orjson.dumps({**DocumentBuilder().build(), "hostname": "fleet-0000.example"})
+    out = []
+    for _ in range(samples):
+        pushed = client.put("/api/external/submit_stats", content=document, auth=("", token),
+                            headers={"content-type": "application/json"})  # fmt: skip
+        pushed.raise_for_status()
+        start = time.perf_counter()
+        answer = client.get("/fleet.json")
+        out.append((time.perf_counter() - start) * 1000)
+        assert answer.status_code == 200
+    return out
+
+
+def hub_times(url: str, samples: int, token: str) -> tuple[dict[str, Any], str]:
     with httpx.Client(base_url=url, timeout=30) as client:
         session = sign_in(client)
-        page = client.get("/")
-        rows = page.text.count("<tr data-system=")
-        timed(client, "/", 3)  # warm-up
-        fleet = timed(client, "/", samples)
-        unchanged = timed(client, "/", samples, headers={"if-none-match": page.headers["etag"]})
+        frame = timed(client, "/", samples)
+        first = client.get("/fleet.json")
+        rows = len(first.json()["rows"])
+        rebuilt(client, token, 3)  # warm-up
+        fleet = rebuilt(client, token, samples)
+        latest = client.get("/fleet.json")
+        unchanged = timed(client, "/fleet.json", samples,
+                          headers={"if-none-match": latest.headers["etag"]})  # fmt: skip
         api = timed(client, "/api/v1/systems", samples)
         chart_path = "/systems/fleet-0000/api/4/cpu/history?range=30d"
         chart_answer = client.get(chart_path)
@@ -161,7 +182,8 @@ def hub_times(url: str, samples: int) -> tuple[dict[str, Any], str]:
         chart = timed(client, chart_path, samples)
     return {
         "rows": rows,
-        "page_bytes": len(page.content),
+        "fleet_json_bytes": len(first.content),
+        "page_frame_ms": {"median": statistics.median(frame), "p95": p95(frame)},
         "fleet_page_ms": {"median": statistics.median(fleet), "p95": p95(fleet)},
         "fleet_page_304_ms": {"median": statistics.median(unchanged), "p95": p95(unchanged)},
         "api_v1_systems_ms": {"median": statistics.median(api), "p95": p95(api)},
@@ -251,7 +273,7 @@ def main() -> None:
         proc, url = start_hub(data_dir)
         try:
             asyncio.run(push_all(url, tokens))
-            times, session = hub_times(url, args.samples)
+            times, session = hub_times(url, args.samples, tokens[0])
             painted = paints(url, session, args.systems, args.paints)
             cost = idle_cost(url, proc.pid, session, args.pages, args.window)
         finally:
@@ -262,7 +284,8 @@ def main() -> None:
     share = cost["per_page_core_share"]
     targets = [
         _report.check(times["fleet_page_ms"]["p95"], times["fleet_page_ms"]["p95"] < 150,
-                      "fleet page data, hub time p95", f"{times['fleet_page_ms']['p95']:.1f} ms",
+                      "fleet page data (/fleet.json rebuilt), hub time p95",
+                      f"{times['fleet_page_ms']['p95']:.1f} ms",
                       f"< 150 ms; {times['rows']} rows"),
         _report.check(painted["complete_ms"], painted["complete_ms"] < 1500,
                       "first complete paint (median)", f"{painted['complete_ms']:.0f} ms",

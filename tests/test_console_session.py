@@ -228,3 +228,23 @@ async def test_a_next_page_elsewhere_is_not_followed(hub: Hub) -> None:
                   "next": "//evil.example/"}  # fmt: skip
         answer = await client.post("/login", data=fields)
         assert answer.headers["location"] == "/"
+
+
+async def test_the_fleet_data_answers_304_until_something_changes(hub: Hub) -> None:
+    async with client_for(hub) as client:
+        await sign_in(client, "alice", "alice-password")
+        first = await client.get("/fleet.json")
+        assert first.status_code == 200
+        names = [row["name"] for row in first.json()["rows"]]
+        assert names  # the hub's own machine at least
+        tag = {"if-none-match": first.headers["etag"]}
+        assert (await client.get("/fleet.json", headers=tag)).status_code == 304
+        await hub.store.add_system("web9")
+        changed = await client.get("/fleet.json", headers=tag)
+        assert changed.status_code == 200
+        assert "web9" in [row["name"] for row in changed.json()["rows"]]
+        await hub.store.tag_system("web9", add=["prod"])
+        retagged = await client.get(
+            "/fleet.json", headers={"if-none-match": changed.headers["etag"]}
+        )
+        assert retagged.json()["tags"] == ["prod"]

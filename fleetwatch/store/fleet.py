@@ -32,6 +32,9 @@ class FleetStore(Protocol):
     async def fleet_overview(self) -> list[FleetRow]:
         """Every system (not the checks' own) by name, with its newest summary, in one read."""
 
+    async def fleet_version(self) -> tuple[object, ...]:
+        """Cheap to read, and different whenever the fleet overview or a check state is."""
+
     async def system_tags(self, name: str) -> list[str]:
         """A system's tags; ``NotFound``."""
 

@@ -36,8 +36,26 @@ def _json(value: Any) -> Any:
     return decode_json(value) if isinstance(value, str | bytes) else value
 
 
+# What changes when anything the fleet overview shows changes, read in a few index look-ups: a
+# new snapshot or event (an event ends with the snapshot or check result that ends it), a check
+# object's saved state, a system added, removed or retagged.
+_FLEET_VERSION = (
+    "SELECT (SELECT max(id) FROM snapshots), (SELECT max(id) FROM events),"
+    " (SELECT count(*) FROM systems), (SELECT sum(length({tags})) FROM systems),"
+    " (SELECT sum(version) FROM check_objects)"
+)
+
+
 class FleetSQL(IdentitySQL):
     """Mixed into a backend: the fleet read and the tag writes."""
+
+    dialect: str
+
+    async def fleet_version(self) -> tuple[object, ...]:
+        """A value that differs whenever ``fleet_overview`` (or a check's state) would."""
+        tags = "tags" if self.dialect == "sqlite" else "tags::text"
+        rows = await self._select(_FLEET_VERSION.format(tags=tags), ())
+        return tuple(rows[0])
 
     async def fleet_overview(self) -> list[FleetRow]:
         return [_fleet_row(row) for row in await self._select(_FLEET, ())]

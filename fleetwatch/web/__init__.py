@@ -63,6 +63,7 @@ def web_routes(parts: ConsoleParts) -> list[BaseRoute]:
 
     routes: list[BaseRoute] = [
         Route(f"{prefix}/", fleet.index, methods=["GET"]),
+        Route(f"{prefix}/fleet.json", fleet.data, methods=["GET"]),
         Route(f"{prefix}/systems/{{name}}", system.show, methods=["GET"]),
         Route(f"{prefix}/checks", checks.board, methods=["GET"]),
         Route(f"{prefix}/events", events.index, methods=["GET"]),

@@ -1,19 +1,25 @@
 """The fleet page (``/``): every system in one row, the counts, and the problems list.
 
-Its systems come from ``Fleet.overview`` (one store read, the one ``/api/v1/systems`` makes);
-its counts and problems from the events and check objects the API lists. Sorting and filtering
-happen on the rows already read: they are in the query string, so a view can be bookmarked.
+The page is a frame; ``fleet.js`` fills it from ``/fleet.json``, asked again every refresh
+period with ``If-None-Match``. Its systems come from ``Fleet.overview`` (one store read, the one
+``/api/v1/systems`` makes); its counts and problems from the events and check objects the API
+lists. Whether anything changed is told by ``fleet_version`` (a few index look-ups) and the
+staleness watcher, so an unchanged fleet costs a 304 and never the overview; a changed one is
+encoded once for every open page. Sorting and filtering happen in the browser, kept in the
+query string so a view can be bookmarked.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.auth.permissions import (
@@ -31,17 +37,10 @@ from fleetwatch.web.pages import Pages, Viewer, page
 
 __all__ = ["FleetPage", "Gauges"]
 
-MAX_FILTER_CHARS = 100
 MAX_PROBLEMS = 50
-SORTS = {
-    "name": lambda r: r["name"].lower(), "status": lambda r: r["status"],
-    "cpu": lambda r: r["cpu"] or -1, "mem": lambda r: r["mem"] or -1,
-    "disk": lambda r: r["disk"] or -1, "load": lambda r: r["load1"] or -1,
-    "net": lambda r: (r["rx"] or 0) + (r["tx"] or 0), "temp": lambda r: r["temp"] or -1,
-    "gpu": lambda r: r["gpu"] or -1, "seen": lambda r: r["last_seen"] or 0,
-    "version": lambda r: r["version"] or "", "events": lambda r: r["events"],
-}  # fmt: skip
-STATES = ("up", "stale", "never seen")
+# The newest this long ago is rebuilt even when nothing seems to have changed ("12 s ago" moves
+# on in the browser, but staleness and the counts are the hub's to say).
+REBUILD_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -66,61 +65,56 @@ class Gauges:
         return "none" if value is None else level_at(value, getattr(self, name))
 
 
-@dataclass
-class Filters:
-    q: str = ""
-    state: str = ""
-    tag: str = ""
-    sort: str = "name"
-    desc: bool = False
-    tags: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, request: Request) -> Filters:
-        params = request.query_params
-        sort = params.get("sort", "name")
-        return cls(
-            q=params.get("q", "")[:MAX_FILTER_CHARS].strip(),
-            state=params.get("state", "") if params.get("state", "") in STATES else "",
-            tag=params.get("tag", "")[:MAX_FILTER_CHARS],
-            sort=sort if sort in SORTS else "name",
-            desc=params.get("desc", "") == "1",
-        )
-
-    def keeps(self, row: dict[str, Any]) -> bool:
-        if self.state and row["status"] != self.state:
-            return False
-        if self.tag and self.tag not in row["tags"]:
-            return False
-        text = self.q.lower()
-        return not text or any(
-            text in str(v).lower() for v in (row["name"], row["hostname"] or "", *row["tags"])
-        )
-
-
 class FleetPage:
     def __init__(self, pages: Pages, fleet: Fleet, store: Store, gauges: Gauges) -> None:
         self.pages = pages
         self.fleet = fleet
         self.store = store
         self.gauges = gauges
+        self._cached: dict[str, bytes] = {}
 
     @page
     async def index(self, request: Request) -> Response:
+        """The page's frame: ``fleet.js`` fills it from ``/fleet.json``."""
         viewer = await self.pages.require(request, VIEW_STATISTICS)
-        filters = Filters.of(request)
+        return self.pages.render(request, "fleet.html", viewer)
+
+    async def data(self, request: Request) -> Response:
+        """The fleet as JSON, answered 304 while nothing it shows has changed."""
+        viewer = await self.pages.viewer(request)
+        if not viewer.can(VIEW_STATISTICS):
+            return JSONResponse({"detail": "sign in to see the fleet"}, 401 if not
+                                viewer.signed_in else 403)  # fmt: skip
+        shows = (viewer.can(HOST_VIEW_ALL), viewer.can(SERVICE_VIEW_ALL), viewer.can(VIEW_EVENTS))
+        version = (
+            await self.store.fleet_version(),
+            tuple(sorted(k for k, r in self._rhythms() if r.stale is not None)),
+            int(self.pages.clock() // REBUILD_SECONDS),
+            shows,
+        )
+        tag = '"' + hashlib.blake2b(repr(version).encode(), digest_size=12).hexdigest() + '"'
+        headers = {"etag": tag, "cache-control": "no-cache"}
+        if tag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        body = self._cached.get(tag)
+        if body is None:
+            body = orjson.dumps(await self._payload(viewer))
+            self._cached = {tag: body}  # one version at a time: every viewer shares it
+        return Response(body, headers=headers, media_type="application/json")
+
+    def _rhythms(self) -> list[tuple[int, Any]]:
+        return list(self.fleet.staleness.systems.items()) if self.fleet.staleness else []
+
+    async def _payload(self, viewer: Viewer) -> dict[str, Any]:
         rows = [self._row(row.id, info) for row, info in await self.fleet.overview()]
-        filters.tags = sorted({tag for row in rows for tag in row["tags"]})
-        counts = Counter(row["status"] for row in rows)
-        shown = sorted((r for r in rows if filters.keeps(r)), key=SORTS[filters.sort],
-                       reverse=filters.desc)  # fmt: skip
         services, problems = await self._checks(viewer)
         events = await self._events(viewer, {r["id"]: r["name"] for r in rows})
-        return self.pages.render(
-            request, "fleet.html", viewer, rows=shown, total=len(rows), counts=counts,
-            services=services, problems=events + problems, filters=filters,
-            open_events=sum(r["events"] for r in rows),
-        )  # fmt: skip
+        return {
+            "rows": rows, "counts": Counter(row["status"] for row in rows),
+            "services": services if viewer.can(SERVICE_VIEW_ALL) else None,
+            "problems": events + problems, "open_events": sum(r["events"] for r in rows),
+            "tags": sorted({tag for row in rows for tag in row["tags"]}),
+        }  # fmt: skip
 
     def _row(self, system_id: int, info: dict[str, Any]) -> dict[str, Any]:
         current, more = info["current"], info["more"]
