@@ -194,7 +194,7 @@ def hub_times(url: str, samples: int, token: str) -> tuple[dict[str, Any], str]:
 
 
 def paints(url: str, session: str, systems: int, runs: int) -> dict[str, Any]:
-    complete, fcp, load = [], [], []
+    complete, fcp, load, drawn = [], [], [], []
     host = url.split("//", 1)[1].split(":", maxsplit=1)[0]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -212,14 +212,18 @@ def paints(url: str, session: str, systems: int, runs: int) -> dict[str, Any]:
             timing = page.evaluate(
                 """() => ({fcp: (performance.getEntriesByName('first-contentful-paint')[0]
                                  || {startTime: NaN}).startTime,
-                          load: performance.getEntriesByType('navigation')[0].loadEventEnd})"""
+                          load: performance.getEntriesByType('navigation')[0].loadEventEnd,
+                drawn: (performance.getEntriesByName('fleetwatch:drawn')[0]
+                        || {startTime: NaN}).startTime})"""
             )
             fcp.append(timing["fcp"])
             load.append(timing["load"])
+            drawn.append(timing["drawn"])
             context.close()
         browser.close()
     return {"complete_ms": statistics.median(complete), "complete_max_ms": max(complete),
             "fcp_ms": statistics.median(fcp), "load_event_ms": statistics.median(load),
+            "rows_drawn_ms": statistics.median(drawn),
             "runs": runs}  # fmt: skip
 
 

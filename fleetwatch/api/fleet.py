@@ -28,6 +28,13 @@ class Fleet:
         self.store = store
         self.staleness = staleness
 
+    def status(self, row: FleetRow) -> str:
+        """``up``, ``stale`` (past its window: the staleness watcher says) or ``never seen``."""
+        rhythm = self.staleness.systems.get(row.id) if self.staleness else None
+        if rhythm is not None and rhythm.stale is not None:
+            return "stale"
+        return "up" if row.last_seen is not None else "never seen"
+
     async def overview(self) -> list[tuple[FleetRow, dict[str, Any]]]:
         """Every system with its rhythm, staleness and current figures: one store read."""
         out = []

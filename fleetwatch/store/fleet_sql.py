@@ -23,12 +23,11 @@ __all__ = ["FleetSQL"]
 # The checks' internal system (source 'checks') owns passive-check events; it is no machine.
 _FLEET = (
     "SELECT s.id, s.name, s.hostname, s.source, s.created_at, s.last_seen, s.tags,"
-    " (SELECT n.created_at FROM snapshots n WHERE n.system_id = s.id"
-    "  ORDER BY n.created_at DESC LIMIT 1),"
-    " (SELECT n.summary FROM snapshots n WHERE n.system_id = s.id"
-    "  ORDER BY n.created_at DESC LIMIT 1),"
+    " n.created_at, n.summary,"
     " (SELECT count(*) FROM events e WHERE e.system_id = s.id AND e.end_at < 0)"
-    " FROM systems s WHERE s.source <> 'checks' ORDER BY s.name"
+    " FROM systems s LEFT JOIN snapshots n ON n.id = (SELECT m.id FROM snapshots m"
+    "  WHERE m.system_id = s.id ORDER BY m.created_at DESC LIMIT 1)"
+    " WHERE s.source <> 'checks' ORDER BY s.name"
 )
 
 

@@ -108,6 +108,29 @@ function row(r) {
   return tr;
 }
 
+// The hub's thresholds ([[LEVEL, percent], ...] from the highest), as its alert engine applies them.
+function level(value, levels) {
+  if (value === null || value === undefined) return "none";
+  if (!levels) return "DEFAULT";
+  for (const [name, threshold] of levels) if (value >= threshold) return name;
+  return "OK";
+}
+
+// Rows arrive as arrays under named columns (a fraction of the bytes of objects).
+function unpack(raw) {
+  const { columns, levels } = raw;
+  raw.rows = raw.rows.map((values) => {
+    const r = {};
+    columns.forEach((name, i) => { r[name] = values[i]; });
+    r.cpu_level = level(r.cpu, levels.cpu);
+    r.mem_level = level(r.mem, levels.mem);
+    r.disk_level = level(r.disk, levels.fs);
+    r.load_level = r.load15 === null ? "none" : level(r.load15 / (r.cores || 1), levels.load);
+    return r;
+  });
+  return raw;
+}
+
 function keyOf(r, sort) {
   if (sort === "name") return r.name.toLowerCase();
   if (sort === "net") return (r.rx ?? 0) + (r.tx ?? 0);
@@ -217,9 +240,10 @@ async function load() {
       return;
     }
     if (response.status === 200) {
-      data = await response.json();
+      data = unpack(await response.json());
       etag = response.headers.get("etag");
       draw();
+      if (!performance.getEntriesByName("fleetwatch:drawn").length) performance.mark("fleetwatch:drawn");
     } else if (response.status !== 304) {
       say(`the hub answered ${response.status}`, "error");
       return;
