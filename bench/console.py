@@ -9,8 +9,9 @@ Targets (issue 14), each measured here:
   over loopback with a session cookie, each after a snapshot pushed so that it is built afresh
   (not the 304 or the shared encoded body), timed by the client (so the figure includes the
   loopback round trip and httpx's own parsing); the 304 answer and the page frame beside it;
-* first complete paint in headless Chromium < 1.5 s: from navigation to the last system's row
-  in the DOM, with the first contentful paint and the load event beside it;
+* first complete paint in headless Chromium < 1.5 s: from navigation start to the frame that
+  painted every system's row (a performance mark the page sets after that frame), with the
+  first contentful paint and the load event beside it;
 * a 30-day chart of one system, hub time < 100 ms: ``/systems/<name>/api/4/cpu/history?range=30d``
   over 720 hour rollups;
 * browser code and styles < 150 KB gzipped: every module and sheet a page can load, gzip -9;
@@ -96,7 +97,9 @@ def start_hub(data_dir: Path) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "fleetwatch", "serve", "--port", "0", "--data-dir", str(data_dir)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("FLEETWATCH_")},
+        # Nothing goes stale during the run: the idle windows compare like with like.
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("FLEETWATCH_")},
+             "FLEETWATCH_CONSOLE_STALE_MINIMUM_SECONDS": "3600"},
     )  # fmt: skip
     assert proc.stderr is not None
     deadline = time.monotonic() + 30
@@ -205,9 +208,12 @@ def paints(url: str, session: str, systems: int, runs: int) -> dict[str, Any]:
             page = context.new_page()
             start = time.perf_counter()
             page.goto(url + "/", wait_until="commit")
-            # (a locator: the page's CSP forbids the eval behind wait_for_function)
-            page.locator("#fleet tbody tr").nth(systems - 1).wait_for(state="attached")
+            # The page marks the frame that painted its rows; polled from here (the page's CSP
+            # forbids the eval behind wait_for_function).
+            while not page.evaluate("performance.getEntriesByName('fleetwatch:drawn').length"):
+                time.sleep(0.02)
             complete.append((time.perf_counter() - start) * 1000)
+            assert page.locator("#fleet tbody tr").count() >= systems
             page.wait_for_load_state("load")
             timing = page.evaluate(
                 """() => ({fcp: (performance.getEntriesByName('first-contentful-paint')[0]
@@ -221,9 +227,9 @@ def paints(url: str, session: str, systems: int, runs: int) -> dict[str, Any]:
             drawn.append(timing["drawn"])
             context.close()
         browser.close()
-    return {"complete_ms": statistics.median(complete), "complete_max_ms": max(complete),
+    return {"complete_ms": statistics.median(drawn), "complete_max_ms": max(drawn),
+            "complete_seen_by_playwright_ms": statistics.median(complete),
             "fcp_ms": statistics.median(fcp), "load_event_ms": statistics.median(load),
-            "rows_drawn_ms": statistics.median(drawn),
             "runs": runs}  # fmt: skip
 
 
