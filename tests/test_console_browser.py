@@ -13,6 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,9 @@ def _prepare(data_dir: Path) -> dict[str, str]:
         finally:
             await store.close()
 
-    return asyncio.run(prepare())
+    # In a thread of its own: Playwright's sync API may already run an event loop here.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, prepare()).result()
 
 
 async def _hour_rollups(store: Store, name: str) -> None:
@@ -263,7 +266,7 @@ def test_outside_text_is_shown_as_text(page: Page, fleet: Fleet) -> None:
     assert page.locator("main script").count() == 0
 
 
-def test_the_fleet_at_a_phone_width_and_in_the_dark(browser: Browser, fleet: Fleet) -> None:
+def test_the_fleet_at_a_phone_width_and_in_the_dark(fleet: Fleet, browser: Browser) -> None:
     for name, options in (
         ("fleet-phone", {"viewport": {"width": 390, "height": 844}}),
         ("fleet-dark", {"viewport": {"width": 1280, "height": 800}, "color_scheme": "dark"}),
@@ -392,3 +395,15 @@ def test_adding_a_system_shows_its_token_once(page: Page, fleet: Fleet) -> None:
     expect(page.locator("#secret-box")).to_be_hidden()
     assert token not in page.content()  # never shown twice: only its prefix is listed
     expect(page.locator('#systems tr[data-system="nas9"]')).to_contain_text("default: fws_")
+
+
+def test_scheduling_and_deleting_a_downtime(page: Page, fleet: Fleet) -> None:
+    sign_in(page, fleet.url, "sam")
+    disk = 'tr[data-object="nas1;disk"]'
+    expect(page.locator(f'{disk} [data-badge="downtime"]')).to_have_count(0)
+    page.get_by_label("Downtime minutes for nas1;disk").fill("30")
+    page.get_by_label("Downtime comment for nas1;disk").fill("disk swap")
+    page.locator(f"{disk} button.downtime").click()
+    expect(page.locator(f'{disk} [data-badge="downtime"]')).to_have_text("DOWNTIME")
+    page.locator(f"{disk} button.danger", has_text="Delete downtime").click()
+    expect(page.locator(f'{disk} [data-badge="downtime"]')).to_have_count(0)

@@ -62,21 +62,26 @@ function badge(word) {
 
 function cell(...children) {
   const td = el("td");
+  td.setAttribute("role", "cell");
   td.append(...children);
   return td;
 }
 
 function numeric(text, extra = "") {
-  return el("td", `num ${extra}`.trim(), text);
+  const td = el("td", `num ${extra}`.trim(), text);
+  td.setAttribute("role", "cell");
+  return td;
 }
 
 function row(r) {
   const tr = el("tr");
+  tr.setAttribute("role", "row");
   tr.dataset.system = r.name;
   const status = el("span", `status s-${r.status.replace(" ", "-")}`);
   status.append(el("span", "dot"), document.createTextNode(r.status));
   status.firstChild.setAttribute("aria-hidden", "true");
   const name = el("td", "name");
+  name.setAttribute("role", "cell");
   const link = el("a", "", r.name);
   link.href = `${prefix()}/systems/${encodeURIComponent(r.name)}`;
   name.append(link);
@@ -89,6 +94,7 @@ function row(r) {
   const load = r.load1 === null ? "—"
     : [r.load1, r.load5, r.load15].filter((v) => v !== null).map((v) => v.toFixed(2)).join(" ");
   const events = el("td", "num");
+  events.setAttribute("role", "cell");
   if (r.events) {
     const a = el("a", "badge b-warning", r.events);
     a.href = `${prefix()}/events?system=${encodeURIComponent(r.name)}`;
@@ -103,7 +109,7 @@ function row(r) {
     numeric(load, r.load_level), numeric(`${rate(r.rx)} / ${rate(r.tx)}`),
     numeric(r.temp === null ? "—" : `${r.temp.toFixed(0)} °C`),
     numeric(r.gpu === null ? "—" : `${r.gpu.toFixed(0)} %`),
-    cell(time(r.last_seen)), el("td", "", r.version ?? "—"), events,
+    cell(time(r.last_seen)), cell(r.version ?? "—"), events,
   );
   return tr;
 }
@@ -159,12 +165,15 @@ function drawTable() {
   for (const r of rows) fresh.append(row(r));
   if (!rows.length) {
     const empty = el("td", "empty", "No system matches.");
-    empty.colSpan = 12;
+    empty.setAttribute("role", "cell");
+    empty.style.gridColumn = "1 / -1";
     const tr = el("tr");
     tr.append(empty);
     fresh.append(tr);
   }
   body.replaceChildren(fresh);
+  // Off-screen rows are laid out only when scrolled to, once there are enough to matter.
+  document.getElementById("fleet").classList.toggle("many", rows.length > 200);
   document.getElementById("shown").textContent = `${rows.length} of ${data.rows.length} systems`;
   for (const th of document.querySelectorAll("#fleet th")) {
     const key = th.querySelector("button").dataset.sort;
@@ -242,7 +251,9 @@ async function load() {
     if (response.status === 200) {
       data = unpack(await response.json());
       etag = response.headers.get("etag");
+      performance.mark("fleetwatch:fetched");
       draw();
+      performance.mark("fleetwatch:built");
       if (!performance.getEntriesByName("fleetwatch:drawn").length) {
         // The frame holding the rows, once painted (for bench/console.py).
         requestAnimationFrame(() => setTimeout(() => performance.mark("fleetwatch:drawn")));
