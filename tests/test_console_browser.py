@@ -258,9 +258,13 @@ def test_filtering_the_fleet_by_tag_and_text(page: Page, fleet: Fleet) -> None:
 
 def test_outside_text_is_shown_as_text(page: Page, fleet: Fleet) -> None:
     sign_in(page, fleet.url, "alice")
+    reads: list[str] = []
+    page.on("request", lambda r: reads.append(r.url) if r.url.endswith("/fleet.json") else None)
     page.goto(f"{fleet.url}/")
     name = page.locator(f'tr[data-system="{XSS_NAME}"] td.name a')
     expect(name).to_have_text(XSS_NAME)
+    # The preloaded read is the one the page used (within the first 1 s refresh period).
+    assert len(reads) == 1
     assert page.locator("main img").count() == 0
     expect(page.locator("#problems")).to_contain_text(SCRIPT_OUTPUT)
     assert page.locator("main script").count() == 0

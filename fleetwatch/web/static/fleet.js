@@ -242,8 +242,10 @@ async function load() {
   if (inFlight) return;
   inFlight = true;
   try {
-    const headers = etag ? { "If-None-Match": etag } : {};
-    const response = await fetch(`${prefix()}/fleet.json`, { headers, cache: "no-store", credentials: "same-origin" });
+    // The first read takes the response the page preloaded (same URL, mode and credentials).
+    const response = await fetch(`${prefix()}/fleet.json`, etag
+      ? { headers: { "If-None-Match": etag }, cache: "no-store", credentials: "include" }
+      : { credentials: "include" });
     if (response.status === 401) {
       location.assign(`${prefix()}/login?next=${encodeURIComponent(location.pathname + location.search)}`);
       return;
