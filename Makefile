@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVE_ARGS ?=
 
-.PHONY: serve test lint format fuzz bench bench-checks bench-ingest bench-hostile clean
+.PHONY: serve test lint format fuzz web bench bench-checks bench-ingest bench-hostile bench-console clean
 
 $(BIN)/fleetwatch: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,20 @@ $(VENV)/.test-deps: $(BIN)/fleetwatch pyproject.toml
 
 $(VENV): $(BIN)/fleetwatch
 
-serve: $(BIN)/fleetwatch
+# The console's browser libraries: fetched from npm by name at the versions package-lock.json
+# pins, copied into the package (fleetwatch/web/assets, not tracked) so the hub serves them
+# itself: no CDN, works offline.
+WEB_ASSETS := fleetwatch/web/assets/.built
+$(WEB_ASSETS): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p fleetwatch/web/assets
+	cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.min.css \
+		node_modules/uplot/LICENSE fleetwatch/web/assets/
+	@touch $@
+
+web: $(WEB_ASSETS)
+
+serve: $(BIN)/fleetwatch $(WEB_ASSETS)
 	$(BIN)/fleetwatch serve $(SERVE_ARGS)
 
 lint: $(VENV)/.test-deps
@@ -30,7 +43,7 @@ format: $(VENV)/.test-deps
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: $(VENV)/.test-deps lint
+test: $(VENV)/.test-deps $(WEB_ASSETS) lint
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_prometheus.sh
@@ -59,6 +72,9 @@ bench-ingest: $(VENV)/.test-deps
 # Ten of each of the worst requests at once, while /api/4/status and submit_stats are timed.
 bench-hostile: $(VENV)/.test-deps
 	$(BIN)/python bench/hostile_requests.py
+# The console with 1,000 pushed systems: hub time, first paint, chart reads, idle cost.
+bench-console: $(VENV)/.test-deps $(WEB_ASSETS)
+	$(BIN)/python bench/console.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules fleetwatch/web/assets build *.egg-info .mypy_cache .ruff_cache

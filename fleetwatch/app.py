@@ -11,6 +11,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from fleetwatch.api.client_limits import ClientLimits, ConnectionLimits
 from fleetwatch.api.commands import Commands, command_app
 from fleetwatch.api.cross_site import CrossSiteGuard, parse_origins
 from fleetwatch.api.docs import docs_routes
+from fleetwatch.api.events import EventsAPI
 from fleetwatch.api.external import External, external_app
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.fleet_latest import FleetLatest
@@ -41,6 +43,7 @@ from fleetwatch.api.servers import servers_app
 from fleetwatch.api.servers_list import ServersList
 from fleetwatch.api.status import filter_app, status_app
 from fleetwatch.api.systems import SystemsAPI
+from fleetwatch.api.tags import TagsAPI
 from fleetwatch.api.v1 import v1_app
 from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Authenticator
@@ -65,7 +68,9 @@ from fleetwatch.model.history import History
 from fleetwatch.model.limits import Limits, apply_overrides, default_limits
 from fleetwatch.model.rollup import HOUR, MINUTE
 from fleetwatch.store import Store, SystemRecord, open_store
-from fleetwatch.web import web_routes
+from fleetwatch.web import ConsoleParts, web_routes
+from fleetwatch.web.pages import Pages
+from fleetwatch.web.session import SessionGate
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +133,16 @@ class Hub:
         routed: ASGIApp = (
             self.instruments.measured(self._route) if self.instruments else self._route
         )
-        # Outermost first: the per-address limits and body deadline, then cross-site refusal.
+        # Outermost first: the per-address limits and body deadline, cross-site refusal, then
+        # console sessions.
         prefix = self.config.url_prefix
         try:
             origins = parse_origins(str(self.config.get("server", "allowed_origins")))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        guarded = CrossSiteGuard(routed, prefix, origins)
+        # Console sessions: the cookie becomes a bearer credential for every family below.
+        gated = SessionGate(routed, int(self.config.get("server", "max_body_bytes")))
+        guarded = CrossSiteGuard(gated, prefix, origins)
         self._front: ASGIApp = ClientLimits(guarded, self.limits, prefix)
 
     @property
@@ -182,7 +190,7 @@ class Hub:
                     await self.external.handle(scope, receive, send, hook)
                     return
             systems = f"{self.config.url_prefix}/systems/"
-            if self.systems is not None and path.startswith(systems):
+            if self.systems is not None and path.startswith(systems) and _system_api(path):
                 await self.systems(
                     {**scope, "path": path[len(self.config.url_prefix) :]}, receive, send
                 )
@@ -286,7 +294,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     built: list[Starlette] = []
     routes = docs_routes(prefix, live, lambda: built[0].routes if built else [])
     pushed = SystemAlerts(store, limits)
-    staleness = StalenessWatcher(store)
+    staleness = StalenessWatcher(
+        store, minimum=float(config.get("console", "stale_minimum_seconds"))
+    )
     bus = EventBus()
     seen = LastSeen(store)
     fleet = Fleet(guard, store, staleness)
@@ -324,7 +334,18 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     external, external_routes = external_app(guard, store, on_snapshot, bus, seen)
     routes += [
         Mount(f"{prefix}/api/external", app=external_routes),
-        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet, lists, hub_statistics)),
+        Mount(
+            f"{prefix}/api/v1",
+            app=v1_app(
+                guard,
+                admin,
+                fleet,
+                lists,
+                hub_statistics,
+                EventsAPI(guard, store),
+                TagsAPI(guard, store),
+            ),
+        ),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(commands)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
@@ -333,7 +354,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Route(f"{prefix}/metrics", metrics.endpoint, methods=["GET"]),
     ]
     if not config.get("server", "disable_webui"):
-        routes += web_routes(prefix)
+        pages = Pages(guard, prefix, anonymous_permissions(config) & {VIEW_STATISTICS},
+                      float(config.get("console", "refresh_seconds")), time.time)  # fmt: skip
+        routes += web_routes(ConsoleParts(pages, guard, store, fleet, admin, limits))
     site = Starlette(routes=routes)
     built.append(site)
     reader = HistoryReader(store, live.specs, kept)
@@ -384,6 +407,12 @@ def connection_limits(config: Config) -> ConnectionLimits:
         raise ConfigError("server.reserved_connections must be at least 0 and less than "
                           f"server.max_connections, not {limits.reserved}")  # fmt: skip
     return limits
+
+
+def _system_api(path: str) -> bool:
+    """``/systems/<name>/api/4...`` is the API; ``/systems/<name>`` the console's page."""
+    _, _, rest = path.partition("/systems/")
+    return rest.partition("/")[2].startswith("api/4")
 
 
 def list_limits(config: Config) -> ListLimits:

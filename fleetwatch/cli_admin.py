@@ -315,6 +315,24 @@ def system_remove(name: str, **opts: Any) -> None:
     say(f"removed system {name}")
 
 
+@system.command("tag")
+@click.argument("name")
+@click.argument("tags", nargs=-1, required=True)
+@store_options
+def system_tag(name: str, tags: tuple[str, ...], **opts: Any) -> None:
+    """Add tags to a system (the console filters by them); prints its tags."""
+    click.echo(" ".join(run(opts, lambda admin, _: admin.store.tag_system(name, add=tags))))
+
+
+@system.command("untag")
+@click.argument("name")
+@click.argument("tags", nargs=-1, required=True)
+@store_options
+def system_untag(name: str, tags: tuple[str, ...], **opts: Any) -> None:
+    """Remove tags from a system; prints the tags it keeps."""
+    click.echo(" ".join(run(opts, lambda admin, _: admin.store.tag_system(name, remove=tags))))
+
+
 COMMANDS: tuple[click.Group, ...] = (user, group, system)
 
 

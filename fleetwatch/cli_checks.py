@@ -146,6 +146,47 @@ def service_remove(host_name: str, description: str, **opts: Any) -> None:
     say(f"removed service {description!r} on {host_name}")
 
 
+@host.command("tag")
+@click.argument("name")
+@click.argument("tags", nargs=-1, required=True)
+@store_options
+def host_tag(name: str, tags: tuple[str, ...], **opts: Any) -> None:
+    """Add tags to a host; prints its tags."""
+    click.echo(" ".join(run(opts, lambda admin, _: admin.store.tag_check_object(name, add=tags))))
+
+
+@host.command("untag")
+@click.argument("name")
+@click.argument("tags", nargs=-1, required=True)
+@store_options
+def host_untag(name: str, tags: tuple[str, ...], **opts: Any) -> None:
+    """Remove tags from a host; prints the tags it keeps."""
+    found = run(opts, lambda admin, _: admin.store.tag_check_object(name, remove=tags))
+    click.echo(" ".join(found))
+
+
+@service.command("tag")
+@click.argument("host_name", metavar="HOST")
+@click.argument("description", metavar="SERVICE")
+@click.argument("tags", nargs=-1, required=True)
+@store_options
+def service_tag(host_name: str, description: str, tags: tuple[str, ...], **opts: Any) -> None:
+    """Add tags to a service; prints its tags."""
+    found = run(opts, lambda a, _: a.store.tag_check_object(host_name, description, add=tags))
+    click.echo(" ".join(found))
+
+
+@service.command("untag")
+@click.argument("host_name", metavar="HOST")
+@click.argument("description", metavar="SERVICE")
+@click.argument("tags", nargs=-1, required=True)
+@store_options
+def service_untag(host_name: str, description: str, tags: tuple[str, ...], **opts: Any) -> None:
+    """Remove tags from a service; prints the tags it keeps."""
+    found = run(opts, lambda a, _: a.store.tag_check_object(host_name, description, remove=tags))
+    click.echo(" ".join(found))
+
+
 def _shown_state(code: int, checked: bool, is_host: bool) -> str:
     return _state(code, is_host) if checked else "PENDING"
 

@@ -107,6 +107,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds GET /api/v1/statistics reuses its figures (?refresh=true recomputes)."),
     Setting("metrics", "refresh_seconds", float, 5.0,
             "Seconds between two renderings of GET /metrics while it is scraped."),
+    Setting("console", "refresh_seconds", float, 5.0,
+            "Seconds between two updates of an open console page (one request each)."),
+    Setting("console", "stale_minimum_seconds", float, 120.0,
+            "A pushing system is stale after 3 x its interval, and never sooner than this."),
 )  # fmt: skip
 
 SETTINGS_BY_NAME = {(s.section, s.key): s for s in SETTINGS}

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetwatch.store.checks import MAX_CHECK_ATTEMPTS, MAX_WINDOW_SECONDS
+from fleetwatch.model.tags import MAX_TAGS, check_tag
 
 __all__ = ["DECLARED_KEYS", "DeclaredObject", "parse_declared"]
 
@@ -45,6 +46,7 @@ class DeclaredObject:
     stale_state: int | None = None  # None: CRITICAL for a service, DOWN for a host
     stale_output: str = ""
     notes: str = ""
+    tags: tuple[str, ...] | None = None  # None: the config leaves the object's tags alone
 
     @property
     def display_name(self) -> str:
@@ -94,12 +96,22 @@ def _state(names: dict[str, int]) -> Callable[[Any], int]:
     return parse
 
 
+def _tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise DeclarationError(f"must be a list of at most {MAX_TAGS} tags")
+    try:
+        return tuple(sorted({check_tag(tag) for tag in value}))
+    except ValueError as exc:
+        raise DeclarationError(str(exc)) from None
+
+
 _COMMON: dict[str, Callable[[Any], Any]] = {
     "host_name": lambda value: _text(value, required=True),
     "freshness_threshold": _threshold,
     "max_check_attempts": _attempts,
     "stale_output": _text,
     "notes": _text,
+    "tags": _tags,
 }
 _PARSERS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "hosts": {**_COMMON, "stale_state": _state(HOST_STATES)},

@@ -267,7 +267,7 @@ async def test_webui_and_its_switch(client: httpx.AsyncClient, tmp_path: Any) ->
     page = await client.get("/")
     assert page.status_code == 200
     assert "Fleetwatch" in page.text
-    assert (await client.get("/static/dashboard.js")).status_code == 200
+    assert (await client.get("/static/console.js")).status_code == 200
     hub = await started(make_hub(tmp_path, disable_webui=True), rounds=1)
     try:
         async with client_for(hub) as c:

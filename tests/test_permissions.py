@@ -35,8 +35,14 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/static"): PUBLIC,
-    ("GET", "/"): PUBLIC,
     ("GET", "/static"): PUBLIC,
+    ("GET", "/assets"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,  # ends the caller's session, if any
+    ("POST", "/api/v1/events.clear"): "clear-events",
+    ("POST", "/api/v1/systems.tag"): MANAGE_SYSTEMS,
+    ("POST", "/api/v1/hosts.tag"): "host-edit-all",
+    ("POST", "/api/v1/services.tag"): "service-edit-all",
     ("POST", "/api/v1/login"): PUBLIC,
     ("POST", "/api/v1/logout"): ANY_PRINCIPAL,
     ("GET", "/api/v1/me"): ANY_PRINCIPAL,
@@ -91,10 +97,22 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/config/service"): "service-edit-all",
     ("DELETE", "/api/config/service/{service}"): "service-edit-all",
 }
+# The console's pages: anonymous callers are sent to sign in (303) unless /api/4's anonymous
+# read lets them see the page; a user without the permission gets a 403 page.
+CONSOLE_PAGES: dict[tuple[str, str], str] = {
+    ("GET", "/"): "view-statistics",
+    ("GET", "/fleet.json"): "view-statistics",  # the fleet page's data: 401, not a redirect
+    ("GET", "/systems/{name}"): "view-statistics",
+    ("GET", "/checks"): "service-view-all",
+    ("GET", "/events"): "view-events",
+    ("GET", "/admin"): MANAGE_USERS,  # or manage-systems
+    ("POST", "/login"): "the login form's CSRF token",
+}
 SAMPLES = {
     "plugin": "cpu", "item": "total", "nb": "2", "value": "x", "key": "x",
     "pid": str(os.getpid()), "section": "server", "change": "grant", "system": "perm-system",
     "command": "NO_SUCH_COMMAND", "host": "no-such-host", "service": "no-such-host;no such service",
+    "name": "perm-system",
 }  # fmt: skip
 BAD_TOKEN = {"authorization": "Bearer fwu_not-a-real-token"}
 
@@ -117,6 +135,8 @@ def all_routes(hub: Hub) -> list[tuple[str, str, str]]:
     """(method, path template, what it needs) for every route the hub serves."""
     out: list[tuple[str, str, str]] = []
     for method, path in site_routes(hub.site.routes):
+        if (method, path) in CONSOLE_PAGES:
+            continue  # test_console_pages_against_every_kind_of_caller
         assert (method, path) in EXPECTED, f"{method} {path} is not in the permission matrix"
         out.append((method, path, EXPECTED[(method, path)]))
     for route in GLANCES_ROUTES:
@@ -183,6 +203,34 @@ async def test_every_route_against_every_kind_of_caller(hub: Hub) -> None:
                 status = (await call(users[needed])).status_code
                 assert status not in (401, 403), where
                 assert status < 500, where
+
+
+async def test_console_pages_against_every_kind_of_caller(hub: Hub) -> None:
+    pages = [(m, p) for m, p in site_routes(hub.site.routes) if (m, p) in CONSOLE_PAGES]
+    assert len(pages) == len(CONSOLE_PAGES)
+    loopback = hub.config.bind == "127.0.0.1"
+    users = {}
+    for permission in {p for p in CONSOLE_PAGES.values() if p in ALL_PERMISSIONS}:
+        users[permission] = await add_user(hub, f"page-{permission}", f"pw for {permission}")
+        await hub.store.add_group(f"page-only-{permission}", [permission])
+        await hub.store.add_member(f"page-{permission}", f"page-only-{permission}")
+    if await hub.store.get_system("perm-system") is None:  # the module's hub may have it
+        await hub.admin.add_system(Actor("test", "127.0.0.1"), "perm-system")
+    nobody = await add_user(hub, "page-nobody", "nobody password")
+    async with client_for(hub) as client:
+        for method, template in pages:
+            path, needed = concrete(template), CONSOLE_PAGES[(method, template)]
+            where = f"{method} {path}"
+            if method == "POST":  # the login form without its token
+                assert (await client.post(path, data={})).status_code == 403, where
+                continue
+            seen = loopback and needed == "view-statistics"  # /api/4's anonymous read
+            for headers in ({}, BAD_TOKEN):
+                status = (await client.get(path, headers=headers)).status_code
+                refused = 401 if path.endswith(".json") else 303
+                assert status == (200 if seen else refused), where
+            assert (await client.get(path, headers=nobody)).status_code == 403, where
+            assert (await client.get(path, headers=users[needed])).status_code == 200, where
 
 
 def test_every_permission_guards_some_route(tmp_path: Path) -> None:

@@ -33,11 +33,13 @@ from fleetwatch.store.query_parse import date_value
 
 Record = dict[str, Any]
 
-# The hub stores a snapshot's hostname in its own column (always a string there); these tables
-# keep it inside the document, so that hostname also exercises the document paths.
+# The hub stores a snapshot's hostname in its own column (always a string there) and its
+# system's tags in the systems table; these tables keep both inside the document, so that they
+# also exercise the document paths.
 FIELDS = dataclasses.replace(
     SNAPSHOT_FIELDS,
     columns={k: v for k, v in SNAPSHOT_FIELDS.columns.items() if k != "hostname"},
+    json_columns={k: v for k, v in SNAPSHOT_FIELDS.json_columns.items() if k != "tags"},
 )
 
 SQLITE_SCHEMA = (

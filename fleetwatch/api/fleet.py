@@ -16,8 +16,9 @@ from starlette.responses import JSONResponse, Response
 from fleetwatch.api.guard import Guard
 from fleetwatch.auth.permissions import VIEW_STATISTICS
 from fleetwatch.engine.staleness import StalenessWatcher
-from fleetwatch.model.summary import summary_of
-from fleetwatch.store import Store, SystemRecord
+from fleetwatch.model.summary import CONSOLE_FIGURES, SUMMARY_FIGURES
+from fleetwatch.store import Store
+from fleetwatch.store.fleet import FleetRow
 from fleetwatch.store.listing import iso_utc
 
 
@@ -27,32 +28,41 @@ class Fleet:
         self.store = store
         self.staleness = staleness
 
-    async def _entries(self) -> list[tuple[SystemRecord, dict[str, Any]]]:
+    def status(self, row: FleetRow) -> str:
+        """``up``, ``stale`` (past its window: the staleness watcher says) or ``never seen``."""
+        rhythm = self.staleness.systems.get(row.id) if self.staleness else None
+        if rhythm is not None and rhythm.stale is not None:
+            return "stale"
+        return "up" if row.last_seen is not None else "never seen"
+
+    async def overview(self) -> list[tuple[FleetRow, dict[str, Any]]]:
+        """Every system with its rhythm, staleness and current figures: one store read."""
         out = []
-        for system in await self.store.list_systems():
-            if system.source == "checks":  # the internal owner of passive-check events
-                continue
-            snapshot = await self.store.latest_snapshot(system.id)
-            stats = snapshot.normalized if snapshot else {}
-            rhythm = self.staleness.systems.get(system.id) if self.staleness else None
+        for row in await self.store.fleet_overview():
+            rhythm = self.staleness.systems.get(row.id) if self.staleness else None
             interval = statistics.median(rhythm.intervals) if rhythm and rhythm.intervals else None
+            summary = row.summary
             info = {
-                "name": system.name,
-                "hostname": system.hostname,
-                "source": system.source,
-                "last_seen": iso_utc(system.last_seen),
+                "name": row.name,
+                "hostname": row.hostname,
+                "source": row.source,
+                "tags": list(row.tags),
+                "last_seen": iso_utc(row.last_seen),
+                "last_seen_epoch": row.last_seen,
                 "interval": interval,
                 "stale": bool(rhythm is not None and rhythm.stale is not None),
-                "version": (snapshot.document.get("version") if snapshot else None),
-                "current": summary_of(stats),
+                "version": summary.get("agent_version"),
+                "open_events": row.open_events,
+                "current": {key: summary.get(key) for key in SUMMARY_FIGURES},
+                "more": {key: summary.get(key) for key in CONSOLE_FIGURES},
             }
-            out.append((system, info))
+            out.append((row, info))
         return out
 
     async def systems(self, request: Request) -> Response:
         """Every system: rhythm, staleness and current figures."""
         await self.guard.require(request, VIEW_STATISTICS)
-        entries = await self._entries()
+        entries = await self.overview()
         return JSONResponse({"systems": [info for _, info in entries], "success": True})
 
     async def servers_list(self, request: Request) -> Response:
@@ -63,7 +73,7 @@ class Fleet:
             fields = await self.guard.fields(request)
             details = details or bool(fields.get("with_details"))
         out: dict[str, Any] = {}
-        for system, info in await self._entries():
+        for system, info in await self.overview():
             entry: dict[str, Any] = {
                 "id": str(system.id), "nickname": system.name, "hostname": system.hostname,
                 "connection_is_up": system.last_seen is not None and not info["stale"],

@@ -16,11 +16,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
+from fleetwatch.api.events import EventsAPI
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.guard import Guard, actor, address_of, checked, list_field, text_field
 from fleetwatch.api.hub_statistics import HubStatistics
 from fleetwatch.api.lists import Lists
 from fleetwatch.api.shapes import handler, rocketchat_error
+from fleetwatch.api.tags import TagsAPI
 from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Principal
 from fleetwatch.auth.permissions import (
@@ -246,6 +248,8 @@ def v1_app(
     fleet: Fleet | None = None,
     lists: Lists | None = None,
     hub_statistics: HubStatistics | None = None,
+    events: EventsAPI | None = None,
+    tags: TagsAPI | None = None,
 ) -> Starlette:
     """The ``/api/v1`` family, to be mounted at ``{prefix}/api/v1``."""
     api = V1(guard, admin)
@@ -276,5 +280,13 @@ def v1_app(
             routes.append(Route(f"/{name}.list", handle, methods=get))
     if hub_statistics is not None:
         routes.append(Route("/statistics", hub_statistics.handle, methods=get))
+    if events is not None:
+        routes.append(Route("/events.clear", events.clear, methods=post))
+    if tags is not None:
+        routes += [
+            Route("/systems.tag", tags.system, methods=post),
+            Route("/hosts.tag", tags.host, methods=post),
+            Route("/services.tag", tags.service, methods=post),
+        ]
     render = handler(rocketchat_error)
     return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})

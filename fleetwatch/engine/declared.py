@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from fleetwatch.config_checks import DeclaredObject
 from fleetwatch.store import Store
 from fleetwatch.store.checks import CheckObject
-from fleetwatch.store.errors import Conflict
+from fleetwatch.store.errors import Conflict, NotFound
 
 __all__ = ["apply_declared"]
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 async def apply_declared(store: Store, declared: Sequence[DeclaredObject]) -> tuple[int, int]:
     """Create or update every declared object (hosts first); return (created, changed)."""
     created = changed = 0
+    pending_tags: list[DeclaredObject] = []
     hosts = {d.host_name for d in declared if d.kind == "host"}
     implied = [DeclaredObject("host", name) for name in dict.fromkeys(
         d.host_name for d in declared if d.kind == "service" and d.host_name not in hosts
@@ -34,6 +35,8 @@ async def apply_declared(store: Store, declared: Sequence[DeclaredObject]) -> tu
     for wanted in [*(d for d in declared if d.kind == "host"), *implied,
                    *(d for d in declared if d.kind == "service")]:  # fmt: skip
         found = await store.get_check_object(wanted.host_name, wanted.service_description)
+        if wanted.tags is not None:
+            pending_tags.append(wanted)
         if found is None:
             with contextlib.suppress(Conflict):  # another hub made it meanwhile
                 await store.add_check_object(
@@ -62,9 +65,25 @@ async def apply_declared(store: Store, declared: Sequence[DeclaredObject]) -> tu
                 notes=wanted.notes,
             )
             changed += 1
+    for wanted in pending_tags:
+        changed += await _retag(store, wanted, wanted.tags or ())
     if created or changed:
         log.info("config: %d check objects created, %d changed", created, changed)
     return created, changed
+
+
+async def _retag(store: Store, wanted: DeclaredObject, tags: Sequence[str]) -> int:
+    """Give a declared object exactly its declared tags; 1 if that changed them."""
+    host, service = wanted.host_name, wanted.service_description
+    try:
+        current = set(await store.check_object_tags(host, service))
+    except NotFound:
+        return 0  # removed meanwhile by another hub or the CLI
+    if current == set(tags):
+        return 0
+    await store.tag_check_object(host, service, add=set(tags) - current,
+                                 remove=current - set(tags))  # fmt: skip
+    return 1
 
 
 def _stale_state(declared: DeclaredObject) -> int:

@@ -11,11 +11,17 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-__all__ = ["SUMMARY_FIGURES", "summary_of"]
+__all__ = ["CONSOLE_FIGURES", "SUMMARY_FIGURES", "console_figures", "summary_of"]
 
 SUMMARY_FIGURES = (
     "cpu_percent", "mem_percent", "swap_percent", "storage_percent", "load1", "cpu_num",
     "memory_bytes",
+)  # fmt: skip
+# What the console's fleet page shows besides (None where the snapshot lacks them). Snapshots
+# stored before these were added lack the keys: the next one from that system has them.
+CONSOLE_FIGURES = (
+    "fs_max_percent", "net_rx_bytes_per_second", "net_tx_bytes_per_second", "temp_max_celsius",
+    "gpu_percent", "load5", "load15",
 )  # fmt: skip
 
 
@@ -69,4 +75,44 @@ def summary_of(stats: dict[str, Any]) -> dict[str, Any]:
         "load1": _number(_section(stats, "load").get("min1")),
         "cpu_num": (len(percpu) or None) if isinstance(percpu, list) else None,
         "memory_bytes": _number(_section(stats, "mem").get("total")),
+        **console_figures(stats, filesystems),
+    }
+
+
+def _items(stats: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    value = stats.get(name)
+    return [i for i in value if isinstance(i, dict)] if isinstance(value, list) else []
+
+
+def _largest(values: list[float | int | None]) -> float | int | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _total(values: list[float | int | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return round(float(sum(present)), 3) if present else None
+
+
+def console_figures(stats: dict[str, Any], filesystems: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fullest disk, network throughput, hottest sensor, busiest GPU and the longer loads."""
+    network = [i for i in _items(stats, "network") if i.get("interface_name") != "lo"]
+    temperatures = [
+        s
+        for s in _items(stats, "sensors")
+        if str(s.get("type", "")).startswith("temperature") or s.get("unit") == "C"
+    ]
+    load = _section(stats, "load")
+    return {
+        "fs_max_percent": _largest([_number(f.get("percent")) for f in filesystems]),
+        "net_rx_bytes_per_second": _total(
+            [_number(i.get("bytes_recv_rate_per_sec")) for i in network]
+        ),
+        "net_tx_bytes_per_second": _total(
+            [_number(i.get("bytes_sent_rate_per_sec")) for i in network]
+        ),
+        "temp_max_celsius": _largest([_number(s.get("value")) for s in temperatures]),
+        "gpu_percent": _largest([_number(g.get("proc")) for g in _items(stats, "gpu")]),
+        "load5": _number(load.get("min5")),
+        "load15": _number(load.get("min15")),
     }

@@ -17,6 +17,7 @@ import orjson
 from fleetwatch.model.summary import summary_of
 
 from .checks import CheckStore
+from .fleet import FleetStore
 from .identity import IdentityStore
 from .rollups import RollupStore
 
@@ -118,7 +119,7 @@ def in_steps(batch: Sequence[Statement]) -> list[int]:
     return sorted(range(len(batch)), key=lambda index: batch[index].step)
 
 
-class Store(IdentityStore, CheckStore, RollupStore, Protocol):
+class Store(IdentityStore, CheckStore, RollupStore, FleetStore, Protocol):
     """What the rest of Fleetwatch may ask of storage. Every write goes through the writer.
 
     Writes raise ``StoreOverloaded`` when the writer queue is full and ``StoreUnavailable`` when
@@ -249,8 +250,14 @@ def snapshot_columns(
         encode_json(document),
         encode_json(normalized),
         snapshot_hostname(document),
-        encode_json(summary_of(normalized)),
+        encode_json({**summary_of(normalized), "agent_version": _version(document)}),
     )
+
+
+def _version(document: dict[str, Any]) -> str | None:
+    """The sender's version, as pushed documents carry it (the fleet shows it)."""
+    version = document.get("version")
+    return version[:64] if isinstance(version, str) else None
 
 
 def decode_json(text: str | bytes) -> Any:

@@ -257,6 +257,7 @@ STATISTICS = Collection(
         Field("source", "s.source", "text"),
         Field("hostname", "s.hostname", "text"),
         Field("summary", "s.summary", "json"),
+        Field("tags", "y.tags", "json"),  # the system's
     ),
     source="snapshots AS s JOIN systems AS y ON y.id = s.system_id",
     table="snapshots AS s",
@@ -279,6 +280,7 @@ SYSTEMS = Collection(
         Field("source", "y.source", "text"),
         Field("createdAt", "y.created_at", "timestamp"),
         Field("lastSeen", "y.last_seen", "timestamp"),
+        Field("tags", "y.tags", "json"),
     ),
     source="systems AS y",
     table="systems AS y",
@@ -314,6 +316,7 @@ def _object_fields(t: str) -> tuple[Field, ...]:
         Field("accept_passive_checks", f"{t}.passive_checks_enabled", "boolean"),
         Field("notes", f"{t}.notes", "text"),
         Field("createdAt", f"{t}.created_at", "timestamp"),
+        Field("tags", f"{t}.tags", "json"),
     )
 
 
@@ -397,6 +400,7 @@ EVENTS = Collection(
         Field("sort", "e.sort_key", "text"),
         Field("global_msg", "e.global_msg", "text"),
         Field("data", "e.data", "json"),
+        Field("tags", "y.tags", "json"),  # the system's
     ),
     source="events AS e JOIN systems AS y ON y.id = e.system_id",
     table="events AS e",

@@ -42,6 +42,7 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
+from .fleet_sql import FleetSQL
 from .migrate import migrate_postgres
 from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
@@ -113,7 +114,7 @@ _DELETE_EVENTS = (
 )
 
 
-class PostgresStore(RollupSQL, CheckSQL):
+class PostgresStore(FleetSQL, RollupSQL, CheckSQL):
     """A ``Store`` in a PostgreSQL database; ``url`` is a ``postgresql://`` connection URL."""
 
     _placeholder = "%s"

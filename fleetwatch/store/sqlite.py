@@ -42,6 +42,7 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
+from .fleet_sql import FleetSQL
 from .migrate import migrate_sqlite
 from .query import register_sqlite_functions
 from .rollups_sql import RollupSQL
@@ -127,7 +128,7 @@ _DELETE_EVENTS = (
 )
 
 
-class SQLiteStore(RollupSQL, CheckSQL):
+class SQLiteStore(FleetSQL, RollupSQL, CheckSQL):
     """A ``Store`` in one SQLite file; several processes may open the same file."""
 
     dialect: Literal["sqlite", "postgres"] = "sqlite"
