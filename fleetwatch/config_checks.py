@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fleetwatch.store.checks import MAX_CHECK_ATTEMPTS, MAX_WINDOW_SECONDS
 from fleetwatch.model.tags import MAX_TAGS, check_tag
+from fleetwatch.store.checks import MAX_CHECK_ATTEMPTS, MAX_WINDOW_SECONDS
 
 __all__ = ["DECLARED_KEYS", "DeclaredObject", "parse_declared"]
 
