@@ -18,6 +18,7 @@ from fleetwatch.model.summary import summary_of
 
 from .checks import CheckStore
 from .identity import IdentityStore
+from .notify import NotifyStore
 from .rollups import RollupStore
 
 __all__ = [
@@ -118,7 +119,7 @@ def in_steps(batch: Sequence[Statement]) -> list[int]:
     return sorted(range(len(batch)), key=lambda index: batch[index].step)
 
 
-class Store(IdentityStore, CheckStore, RollupStore, Protocol):
+class Store(IdentityStore, CheckStore, RollupStore, NotifyStore, Protocol):
     """What the rest of Fleetwatch may ask of storage. Every write goes through the writer.
 
     Writes raise ``StoreOverloaded`` when the writer queue is full and ``StoreUnavailable`` when

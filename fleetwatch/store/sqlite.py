@@ -42,6 +42,7 @@ from .errors import (
     StoreUnavailable,
 )
 from .migrate import migrate_sqlite
+from .notify_sql import NotifySQL
 from .query import register_sqlite_functions
 from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
@@ -126,7 +127,7 @@ _DELETE_EVENTS = (
 )
 
 
-class SQLiteStore(RollupSQL, CheckSQL):
+class SQLiteStore(RollupSQL, CheckSQL, NotifySQL):
     """A ``Store`` in one SQLite file; several processes may open the same file."""
 
     dialect: Literal["sqlite", "postgres"] = "sqlite"
