@@ -21,6 +21,7 @@ from fleetwatch import __version__
 from fleetwatch.api.asgi import Receive, Scope, Send, header, send_json
 from fleetwatch.api.commands import Commands, command_app
 from fleetwatch.api.docs import docs_routes
+from fleetwatch.api.events_stream import EventStreamAPI
 from fleetwatch.api.external import External, external_app
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.glances import GlancesAPI
@@ -28,6 +29,7 @@ from fleetwatch.api.guard import Guard
 from fleetwatch.api.history_range import HistoryReader, Retention
 from fleetwatch.api.hub_statistics import HubStatistics
 from fleetwatch.api.lists import ListLimits, Lists
+from fleetwatch.api.notifications import NotificationsAPI, notification_routes
 from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
 from fleetwatch.api.status import filter_app, status_app
@@ -43,11 +45,18 @@ from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
 from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
 from fleetwatch.engine.bus import EventBus
-from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.checks import EVENTS_SYSTEM, CheckService
 from fleetwatch.engine.declared import apply_declared
 from fleetwatch.engine.downsample import DownsampleJob
+from fleetwatch.engine.event_stream import EventStreams
 from fleetwatch.engine.freshness import FreshnessScheduler
 from fleetwatch.engine.last_seen import LastSeen
+from fleetwatch.engine.notify.channels import Senders
+from fleetwatch.engine.notify.dispatcher import Dispatcher
+from fleetwatch.engine.notify.manage import NotifyAdmin
+from fleetwatch.engine.notify.messages import Messages
+from fleetwatch.engine.notify.rules import NoTags
+from fleetwatch.engine.notify.worker import DeliveryWorker, RetryPolicy
 from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.retention import RetentionJob
 from fleetwatch.engine.service import AlertService, SystemAlerts
@@ -104,6 +113,7 @@ class Hub:
     checks: CheckService | None = None
     freshness: FreshnessScheduler | None = None
     commands: Commands | None = None
+    notify: Notifications | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -183,6 +193,8 @@ class Hub:
         if self.checks is not None:
             await self.checks.prepare()
             await apply_declared(self.store, self.config.check_objects)
+        if self.notify is not None:
+            await self.notify.prepare(self.config)
 
     async def _own_system(self) -> SystemRecord:
         """The hub's machine as a system of its own (source ``local``), named by host name."""
@@ -226,6 +238,8 @@ class Hub:
                 asyncio.create_task(self.freshness.run(self._stop), name="freshness")
             )
         self._tasks.append(asyncio.create_task(self.auth.watch(self._stop), name="auth-watch"))
+        if self.notify is not None:
+            self._tasks += self.notify.start(self._stop, bool(self.config.get("notify", "enabled")))
         log.info("fleetwatch %s: collecting every %ss, store %s", __version__,
                  self.config.refresh, self.store.url)  # fmt: skip
         if anonymous_permissions(self.config) and not is_loopback(self.config.bind):
@@ -243,6 +257,8 @@ class Hub:
                 await alerts.flush()
         if self.last_seen is not None:
             await self.last_seen.flush()
+        if self.notify is not None:
+            await self.notify.senders.close()
         await self.store.close()
 
 
@@ -286,6 +302,13 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
     checks.listeners.append(bus.publish)
     commands = Commands(guard, checks)
+    notify = build_notifications(config, store)
+    limits_of_lists = list_limits(config)
+    notify_api = NotificationsAPI(guard, notify.admin, default_count=limits_of_lists.default_count,
+                                  max_count=limits_of_lists.max_count)  # fmt: skip
+    stream_api = EventStreamAPI(guard, notify.streams,
+                                float(config.get("events", "heartbeat_seconds")))  # fmt: skip
+    extra_v1 = [*notification_routes(notify_api), *stream_api.routes()]
 
     async def on_snapshot(system_id: int, stats: dict[str, Any], now: float) -> None:
         await staleness.seen(system_id, now)
@@ -294,7 +317,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     external, external_routes = external_app(guard, store, on_snapshot, bus, seen)
     routes += [
         Mount(f"{prefix}/api/external", app=external_routes),
-        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet, lists, hub_statistics)),
+        Mount(f"{prefix}/api/v1", app=v1_app(guard, admin, fleet, lists, hub_statistics, extra_v1)),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(commands)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
@@ -319,7 +342,67 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                bus=bus, recorder=recorder, checks=checks,
                freshness=FreshnessScheduler(checks), retention=retention,
                commands=commands, downsample=downsample, last_seen=seen,
-               external=external)  # fmt: skip
+               external=external, notify=notify)  # fmt: skip
+
+
+@dataclass
+class Notifications:
+    """The notification parts of one hub: dispatcher, delivery worker, event stream."""
+
+    admin: NotifyAdmin
+    dispatcher: Dispatcher
+    worker: DeliveryWorker
+    senders: Senders
+    streams: EventStreams
+
+    async def prepare(self, config: Config) -> None:
+        """Make the store hold the TOML file's channels and rules."""
+        known = {c.name for c in config.notify_channels}
+        known |= {c.name for c in await self.admin.store.list_channels() if c.origin != "config"}
+        for rule in config.notify_rules:
+            try:
+                await self.admin.check_rule(rule.spec(), channels=sorted(known))
+            except ValueError as exc:
+                raise ConfigError(f"notify.rules {rule.name}: {exc}") from None
+        await self.admin.apply_config(config.notify_channels, config.notify_rules)
+        await self.streams.start()
+
+    def start(self, stop: asyncio.Event, deliver: bool) -> list[asyncio.Task[None]]:
+        tasks = [asyncio.create_task(self.streams.run(stop), name="event-stream")]
+        if deliver:
+            tasks.append(
+                asyncio.create_task(
+                    self.dispatcher.run(stop, self.worker.poll_seconds), name="notify-dispatch"
+                )
+            )
+            tasks.append(asyncio.create_task(self.worker.run(stop), name="notify-deliver"))
+        return tasks
+
+
+def build_notifications(config: Config, store: Store) -> Notifications:
+    timeout = float(config.get("notify", "timeout_seconds"))
+    concurrency = int(config.get("notify", "concurrency"))
+    poll = float(config.get("notify", "poll_seconds"))
+    senders = Senders(timeout=timeout, concurrency=concurrency)
+    retry = RetryPolicy(
+        first=float(config.get("notify", "retry_first_seconds")),
+        longest=float(config.get("notify", "retry_longest_seconds")),
+        give_up_after=float(config.get("notify", "give_up_after_seconds")),
+    )
+    worker = DeliveryWorker(store, senders, retry=retry, concurrency=concurrency,
+                            timeout=timeout, poll_seconds=poll)  # fmt: skip
+    messages = Messages(str(config.get("server", "public_url")))
+    # Object tags: one place to wire them in once systems, hosts and services carry tags.
+    dispatcher = Dispatcher(store, messages, checks_system=EVENTS_SYSTEM, tags=NoTags())
+    dispatcher.on_deliveries = worker.wakeup.set
+    streams = EventStreams(
+        store, checks_system=EVENTS_SYSTEM,
+        max_streams=int(config.get("events", "max_streams")),
+        buffer=int(config.get("events", "stream_buffer")),
+        replay_max=int(config.get("events", "replay_max")), poll_seconds=poll,
+        max_stream_seconds=float(config.get("events", "max_stream_seconds")),
+    )  # fmt: skip
+    return Notifications(NotifyAdmin(store, senders), dispatcher, worker, senders, streams)
 
 
 def list_limits(config: Config) -> ListLimits:

@@ -12,6 +12,7 @@ import click
 from fleetwatch import __version__
 from fleetwatch.cli_admin import COMMANDS
 from fleetwatch.cli_checks import host, report, service
+from fleetwatch.cli_notify import notify
 from fleetwatch.cli_push import push
 from fleetwatch.config import ConfigError, load_config
 
@@ -107,3 +108,4 @@ for _command in COMMANDS:
 main.add_command(host)
 main.add_command(service)
 main.add_command(report)
+main.add_command(notify)

@@ -144,6 +144,12 @@ class NotifyStore(Protocol):
     async def pending_outbox(self, *, limit: int = 500) -> list[OutboxRecord]:
         """Outbox rows not dispatched yet, oldest first."""
 
+    async def outbox_after(self, after_id: int, *, upto: int, limit: int) -> list[OutboxRecord]:
+        """Outbox rows with ``after_id < id <= upto``, oldest first (the event stream's)."""
+
+    async def outbox_last_id(self) -> int:
+        """The newest outbox row's id, 0 when there is none."""
+
     async def open_incidents(self) -> list[IncidentRecord]: ...
 
     async def dispatch(

@@ -146,6 +146,15 @@ class NotifySQL(IdentitySQL):
         rows = await self._select(_OUTBOX, (max(limit, 0),))
         return [_outbox(row) for row in rows]
 
+    async def outbox_after(self, after_id: int, *, upto: int, limit: int) -> list[OutboxRecord]:
+        sql = _OUTBOX.replace("WHERE dispatched = 0", "WHERE id > ? AND id <= ?")
+        rows = await self._select(sql, (after_id, upto, max(limit, 0)))
+        return [_outbox(row) for row in rows]
+
+    async def outbox_last_id(self) -> int:
+        rows = await self._select("SELECT coalesce(max(id), 0) FROM notify_outbox", ())
+        return int(rows[0][0])
+
     async def open_incidents(self) -> list[IncidentRecord]:
         return [
             IncidentRecord(i, s, o, e, bool(a), _json(ev), _json(p))

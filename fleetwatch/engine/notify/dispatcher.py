@@ -73,6 +73,9 @@ class Dispatcher:
         self.batch = batch
         self._systems: dict[int, str] = {}
         self.wakeup = asyncio.Event()
+        # Called once deliveries were queued: the worker sends them now, not at its next poll.
+        self.on_deliveries: Callable[[], None] | None = None
+        self._queued = False
 
     async def run(self, stop: asyncio.Event, every: float = 0.5) -> None:
         while not stop.is_set():
@@ -88,6 +91,24 @@ class Dispatcher:
         """Dispatch what the outbox holds, then what time has made due; rows handled."""
         if not await self.store.try_lead():
             return 0
+        self._queued = False
+        handled = await self._dispatch_all()
+        if self._queued and self.on_deliveries is not None:
+            self.on_deliveries()
+        return handled
+
+    async def _save(
+        self,
+        outbox_id: int | None,
+        incidents: list[tuple[IncidentRecord, bool]],
+        sends: list[NewDelivery],
+        *,
+        now: float,
+    ) -> None:
+        await self.store.dispatch(outbox_id, incidents, sends, now=now)
+        self._queued = self._queued or bool(sends)
+
+    async def _dispatch_all(self) -> int:
         cycle = await self._cycle()
         incidents = {i.subject: i for i in await self.store.open_incidents()}
         handled = 0
@@ -105,7 +126,7 @@ class Dispatcher:
         for incident in list(incidents.values()):
             sends = await self._due(cycle, incident, self._event_of(incident))
             if sends:
-                await self.store.dispatch(None, [(incident, False)], sends, now=cycle.now)
+                await self._save(None, [(incident, False)], sends, now=cycle.now)
         return handled
 
     async def _cycle(self) -> Cycle:
@@ -149,7 +170,7 @@ class Dispatcher:
         elif incident is not None:
             ending = True
         if incident is None:  # the end of a problem never seen (before notifications existed)
-            await self.store.dispatch(event.outbox_id, [], [], now=cycle.now)
+            await self._save(event.outbox_id, [], [], now=cycle.now)
             return
         if ending:
             incident = dataclasses.replace(incident, ended_at=event.ended_at or cycle.now)
@@ -157,7 +178,7 @@ class Dispatcher:
             incidents.pop(event.subject, None)
         else:
             incidents[event.subject] = incident
-        await self.store.dispatch(event.outbox_id, [(incident, new)], sends, now=cycle.now)
+        await self._save(event.outbox_id, [(incident, new)], sends, now=cycle.now)
 
     async def _changed(
         self,
@@ -218,7 +239,7 @@ class Dispatcher:
                 continue
             sends += self._sends(cycle, rule, rule.channels, None, event, "info", "info",
                                  ("outbox", event.outbox_id))  # fmt: skip
-        await self.store.dispatch(event.outbox_id, changes, sends, now=cycle.now)
+        await self._save(event.outbox_id, changes, sends, now=cycle.now)
 
     # -- what time makes due
 
