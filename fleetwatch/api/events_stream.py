@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -20,7 +20,7 @@ from starlette.routing import Route
 from fleetwatch.api.errors import BadRequest, ServiceUnavailable
 from fleetwatch.api.guard import Guard
 from fleetwatch.auth.permissions import VIEW_EVENTS
-from fleetwatch.engine.event_stream import EventStreams, StreamItem, TooManyStreams
+from fleetwatch.engine.event_stream import EventStreams, Stream, StreamItem, TooManyStreams
 
 __all__ = ["EventStreamAPI"]
 
@@ -52,7 +52,7 @@ class EventStreamAPI:
         return StreamingResponse(self._frames(items), media_type="text/event-stream",
                                  headers=headers)  # fmt: skip
 
-    async def _frames(self, items: AsyncGenerator[StreamItem]) -> AsyncIterator[bytes]:
+    async def _frames(self, items: Stream) -> AsyncIterator[bytes]:
         yield b"retry: 2000\n\n"
         pending: asyncio.Task[StreamItem] | None = None
         loop = asyncio.get_running_loop()

@@ -24,7 +24,7 @@ from fleetwatch.store.base import Store
 from fleetwatch.store.errors import StoreError
 from fleetwatch.store.notify import OutboxRecord
 
-__all__ = ["EventStreams", "StreamItem", "TooManyStreams"]
+__all__ = ["EventStreams", "Stream", "StreamItem", "TooManyStreams"]
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,28 @@ class _Subscriber:
             self.queue.get_nowait()
             self.dropped += 1
         self.queue.put_nowait(item)
+
+
+class Stream:
+    """One subscriber's items; ``aclose`` ends the subscription (started or not)."""
+
+    def __init__(
+        self, subscribers: set[_Subscriber], subscriber: _Subscriber,
+        items: AsyncGenerator[StreamItem],
+    ) -> None:  # fmt: skip
+        self._subscribers = subscribers
+        self._subscriber = subscriber
+        self._items = items
+
+    def __aiter__(self) -> Stream:
+        return self
+
+    async def __anext__(self) -> StreamItem:
+        return await anext(self._items)
+
+    async def aclose(self) -> None:
+        self._subscribers.discard(self._subscriber)
+        await self._items.aclose()
 
 
 class EventStreams:
@@ -105,14 +127,15 @@ class EventStreams:
             if len(rows) < 500:
                 return
 
-    async def subscribe(self, last_event_id: int | None) -> AsyncGenerator[StreamItem]:
+    async def subscribe(self, last_event_id: int | None) -> Stream:
         """The items after ``last_event_id`` (or from now), then live ones, until closed."""
         if len(self._subscribers) >= self.max_streams:
             raise TooManyStreams(f"{self.max_streams} event streams are open")
         subscriber = _Subscriber(self.buffer)
         self._subscribers.add(subscriber)
         upto = self.last_id  # live items start after this: replay up to it, no more
-        return self._items(subscriber, last_event_id, upto)
+        items = self._items(subscriber, last_event_id, upto)
+        return Stream(self._subscribers, subscriber, items)
 
     async def _items(
         self, subscriber: _Subscriber, last_event_id: int | None, upto: int
