@@ -76,6 +76,7 @@ class Dispatcher:
         # Called once deliveries were queued: the worker sends them now, not at its next poll.
         self.on_deliveries: Callable[[], None] | None = None
         self._queued = False
+        self._writes: list[asyncio.Future[None]] = []
 
     async def run(self, stop: asyncio.Event, every: float = 0.5) -> None:
         while not stop.is_set():
@@ -92,7 +93,15 @@ class Dispatcher:
         if not await self.store.try_lead():
             return 0
         self._queued = False
-        handled = await self._dispatch_all()
+        try:
+            handled = await self._dispatch_all()
+        finally:
+            # Even when one failed, wait for the others: none is left running into the next cycle.
+            writes, self._writes = self._writes, []
+            outcomes = await asyncio.gather(*writes, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         if self._queued and self.on_deliveries is not None:
             self.on_deliveries()
         return handled
@@ -105,8 +114,16 @@ class Dispatcher:
         *,
         now: float,
     ) -> None:
-        await self.store.dispatch(outbox_id, incidents, sends, now=now)
+        # Not awaited here: the writes of one row after another queue in order on the store's
+        # writer and commit in a few groups, instead of a commit per row (``_flush`` waits).
+        write = asyncio.ensure_future(self.store.dispatch(outbox_id, incidents, sends, now=now))
+        self._writes.append(write)
         self._queued = self._queued or bool(sends)
+
+    async def _flush(self) -> None:
+        writes, self._writes = self._writes, []
+        if writes:
+            await asyncio.gather(*writes)
 
     async def _dispatch_all(self) -> int:
         cycle = await self._cycle()
@@ -119,6 +136,7 @@ class Dispatcher:
                                    == self.checks_system)  # fmt: skip
                 cycle.now = self.clock()
                 await self._handle(cycle, incidents, event)
+            await self._flush()  # committed, so the next read does not return them again
             handled += len(rows)
             if len(rows) < self.batch:
                 break

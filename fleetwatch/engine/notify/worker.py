@@ -30,6 +30,8 @@ __all__ = ["DeliveryWorker", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
+_HELD = 4  # claimed deliveries per channel, in multiples of its concurrency
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -68,8 +70,13 @@ class DeliveryWorker:
         self.clock = clock
         self.token_prefix = f"{secrets.token_hex(4)}.{os.getpid():x}"
         self._claims = 0
+        # Claimed deliveries, sending or waiting for one of the channel's ``concurrency``
+        # slots; a channel holds at most ``_HELD`` times that many.
         self._in_flight: dict[int, set[asyncio.Task[None]]] = {}
+        self._slots: dict[int, asyncio.Semaphore] = {}
         self.wakeup = asyncio.Event()
+        self._channel_list: list[ChannelRecord] = []
+        self._channels_read_at = -float("inf")
 
     async def run(self, stop: asyncio.Event) -> None:
         try:
@@ -88,24 +95,35 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim what each channel has room for and start sending it; how many started."""
         started = 0
-        for channel in await self.store.list_channels():
+        for channel in await self._channels():
             running = self._in_flight.setdefault(channel.id, set())
-            room = self.concurrency - len(running)
-            if room <= 0:
+            slots = self._slots.setdefault(channel.id, asyncio.Semaphore(self.concurrency))
+            room = self.concurrency * _HELD - len(running)
+            if room < self.concurrency:  # claim in batches, not one row per finished send
                 continue
             now = self.clock()
             self._claims += 1
             token = f"{self.token_prefix}.{self._claims:x}"
-            # The lease outlives a send (timeout) by a margin, so a live hub never loses one.
+            # The lease outlives the sends of everything held (each bounded by the timeout) by
+            # a margin, so a live hub never loses one.
+            lease = now + self.timeout * (_HELD + 1) + 30
             claimed = await self.store.claim_deliveries(
-                channel.id, now=now, lease_until=now + self.timeout + 30, token=token, limit=room
+                channel.id, now=now, lease_until=lease, token=token, limit=room
             )
             for delivery in claimed:
-                task = asyncio.create_task(self._deliver(channel, delivery, token))
+                task = asyncio.create_task(self._deliver(channel, delivery, token, slots))
                 running.add(task)
                 task.add_done_callback(running.discard)
             started += len(claimed)
         return started
+
+    async def _channels(self) -> list[ChannelRecord]:
+        # Woken after every send under load: the list is read again once a poll period.
+        now = time.monotonic()
+        if now - self._channels_read_at >= self.poll_seconds:
+            self._channel_list = await self.store.list_channels()
+            self._channels_read_at = now
+        return self._channel_list
 
     async def drain(self) -> None:
         """Wait for the sends in flight (shutdown, tests)."""
@@ -115,7 +133,18 @@ class DeliveryWorker:
                 if isinstance(outcome, Exception):
                     log.error("notification send failed: %r", outcome)
 
-    async def _deliver(self, channel: ChannelRecord, delivery: DeliveryRecord, token: str) -> None:
+    async def _deliver(
+        self,
+        channel: ChannelRecord,
+        delivery: DeliveryRecord,
+        token: str,
+        slots: asyncio.Semaphore,
+    ) -> None:
+        async with slots:
+            await self._attempt(channel, delivery, token)
+        self.wakeup.set()  # room for more: claim again now, not at the next poll
+
+    async def _attempt(self, channel: ChannelRecord, delivery: DeliveryRecord, token: str) -> None:
         began = self.clock()
         started = time.monotonic()
         try:
