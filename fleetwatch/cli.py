@@ -23,6 +23,8 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs each request's URL at INFO, and a notification channel's URL may hold a token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def fail(message: str) -> None:

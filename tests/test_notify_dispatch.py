@@ -4,11 +4,15 @@ min_duration, repeat, escalation, acknowledgements, downtimes, tags."""
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 from notify_parts import Clock, GivenTags, dispatcher, threshold_event
 
+from fleetwatch.api.external import alert_event
 from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.freshness import FreshnessScheduler
+from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.store import Store
 from fleetwatch.store.notify import DeliveryRecord
 
@@ -200,3 +204,65 @@ async def test_rules_match_names_and_tags(store: Store) -> None:
     await job.run_once()
     got = sorted((d.rule_name, d.title.split(":")[0]) for d in await deliveries(store))
     assert got == [("db", "CRITICAL db1"), ("prod", "CRITICAL web1"), ("prod", "WARNING web1")]
+
+
+async def test_old_notification_rows_are_pruned(store: Store) -> None:
+    clock = Clock()
+    await setup(store)
+    system = await store.add_system("web1")
+    event_id = await store.save_event(threshold_event(system.id, clock.now))
+    record = dataclasses.replace(threshold_event(system.id, clock.now), id=event_id)
+    await store.save_event(dataclasses.replace(record, end=clock.now + 60))
+    clock.advance(60)
+    await dispatcher(store, clock).run_once()
+    assert len(await deliveries(store)) == 2
+    assert await store.prune_notifications(0.0) == 0  # nothing is that old
+    # Deliveries not finished are kept whatever their age.
+    assert await store.prune_notifications(time.time() + 10, batch=1) == 3  # 2 outbox, 1 incident
+    assert len(await deliveries(store)) == 2
+
+
+async def test_pushed_alerts_and_stale_systems_are_told(store: Store) -> None:
+    clock = Clock()
+    await setup(store, kinds=["alert", "stale"])
+    system = await store.add_system("nas1")
+    job = dispatcher(store, clock)
+    alert = {"source": "zfs", "type": "warning", "time_t": clock.now, "text": "pool degraded"}
+    await store.save_event(alert_event(system.id, "pool", alert, clock.now, {}))
+    known = {e.type: e for e in await store.list_events(system_id=system.id)}
+    worse = {**alert, "type": "critical", "text": "pool faulted"}
+    await store.save_event(alert_event(system.id, "pool", worse, clock.now, known))
+    known = {e.type: e for e in await store.list_events(system_id=system.id)}
+    fine = {**alert, "type": "information", "text": "pool online"}
+    await store.save_event(alert_event(system.id, "pool", fine, clock.now, known))
+    watcher = StalenessWatcher(store, minimum=120, clock=clock)
+    await watcher.seen(system.id, clock.now)
+    clock.advance(121)
+    assert await watcher.check() == [system.id]
+    await watcher.seen(system.id, clock.now)
+    await job.run_once()
+    assert [d.title for d in await deliveries(store)] == [
+        "WARNING nas1: pool degraded",
+        "CRITICAL nas1: pool faulted",
+        "RECOVERED nas1: pool online",
+        "CRITICAL nas1: No statistics for 121 s (window 120 s)",
+        "RECOVERED nas1: No statistics for 121 s (window 120 s)",
+    ]
+
+
+async def test_freshness_turns_silence_into_a_critical_message(store: Store) -> None:
+    await setup(store, kinds=["check"])
+    checks = CheckService(store)
+    await checks.prepare()
+    await store.add_check_object("host", "web1")
+    made = await store.add_check_object("service", "web1", "Nightly backup",
+                                        freshness_threshold=3600)  # fmt: skip
+    clock = Clock(made.created_at + 3605)
+    checks.clock = clock
+    await FreshnessScheduler(checks, clock=clock).run_due()
+    await dispatcher(store, clock).run_once()
+    [delivery] = await deliveries(store)
+    assert delivery.title == (
+        "CRITICAL web1 / Nightly backup: no result for 3605 s (threshold 3600 s)"
+    )
+    assert delivery.payload["url"] == ("https://hub.example/hosts/web1/services/Nightly%20backup")

@@ -113,6 +113,11 @@ class EventStreams:
 
     async def poll(self) -> None:
         """Read the rows committed since the last poll and hand them to every subscriber."""
+        if not self._subscribers:  # nobody to hand them to: only keep the place
+            newest = await self.store.outbox_last_id()
+            if not self._subscribers:  # (one who came meanwhile waits for rows from last_id)
+                self.last_id = newest
+                return
         while True:
             upto = self.last_id + 500
             rows = await self.store.outbox_after(self.last_id, upto=upto, limit=500)

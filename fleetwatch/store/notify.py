@@ -150,6 +150,9 @@ class NotifyStore(Protocol):
     async def outbox_last_id(self) -> int:
         """The newest outbox row's id, 0 when there is none."""
 
+    async def objects_in_downtime(self) -> set[tuple[str, str]]:
+        """(host, service) of the hosts (service "") and services in a downtime now."""
+
     async def open_incidents(self) -> list[IncidentRecord]: ...
 
     async def dispatch(
@@ -189,6 +192,10 @@ class NotifyStore(Protocol):
         """Newest first, with the total."""
 
     async def delivery_attempts(self, delivery_ids: Sequence[int]) -> list[AttemptRecord]: ...
+
+    async def prune_notifications(self, before: float, *, batch: int = 1000) -> int:
+        """Delete dispatched outbox rows, finished deliveries (with their attempts) and ended
+        incidents older than ``before``, ``batch`` rows per write; return how many."""
 
     async def try_lead(self) -> bool:
         """True while this process may run the fleet-wide notification dispatcher (one hub

@@ -74,6 +74,15 @@ _FINISH = (
     " last_error = ?, finished_at = CAST(? AS DOUBLE PRECISION), claimed_by = ''"
     " WHERE id = ? AND claimed_by = ? AND status = 'sending'"
 )
+# Each a short batch, so ingestion's writes are committed in between.
+_PRUNE = (
+    "DELETE FROM notify_outbox WHERE id IN (SELECT id FROM notify_outbox"
+    " WHERE dispatched = 1 AND created_at < ? ORDER BY id LIMIT ?)",
+    "DELETE FROM notify_deliveries WHERE id IN (SELECT id FROM notify_deliveries"
+    " WHERE status IN ('sent', 'failed') AND created_at < ? ORDER BY created_at LIMIT ?)",
+    "DELETE FROM notify_incidents WHERE id IN (SELECT id FROM notify_incidents"
+    " WHERE ended_at IS NOT NULL AND ended_at < ? ORDER BY id LIMIT ?)",
+)
 
 
 def _json(value: Any) -> Any:
@@ -154,6 +163,10 @@ class NotifySQL(IdentitySQL):
     async def outbox_last_id(self) -> int:
         rows = await self._select("SELECT coalesce(max(id), 0) FROM notify_outbox", ())
         return int(rows[0][0])
+
+    async def objects_in_downtime(self) -> set[tuple[str, str]]:
+        sql = "SELECT host_name, service_description FROM check_objects WHERE downtime_depth > 0"
+        return {(host, service) for host, service in await self._select(sql, ())}
 
     async def open_incidents(self) -> list[IncidentRecord]:
         return [
@@ -243,6 +256,16 @@ class NotifySQL(IdentitySQL):
             f" FROM notify_attempts WHERE delivery_id IN ({marks}) ORDER BY id"
         )
         return [AttemptRecord(*row) for row in await self._select(sql, list(delivery_ids))]
+
+    async def prune_notifications(self, before: float, *, batch: int = 1000) -> int:
+        removed = 0
+        for sql in _PRUNE:
+            while True:
+                deleted = await self._change(sql, (before, batch))
+                removed += deleted
+                if deleted < batch:
+                    break
+        return removed
 
     async def try_lead(self) -> bool:
         return True

@@ -46,12 +46,12 @@ def delivery_key(*parts: object) -> str:
 
 @dataclasses.dataclass
 class Cycle:
-    """What one dispatch cycle knows: rules, channel ids, and downtimes looked up so far."""
+    """What one dispatch cycle knows: rules, channel ids, the objects in a downtime."""
 
     rules: list[Rule]
     channels: dict[str, int]
     now: float
-    downtimes: dict[tuple[str, str], bool] = dataclasses.field(default_factory=dict)
+    downtimes: set[tuple[str, str]] = dataclasses.field(default_factory=set)
 
 
 class Dispatcher:
@@ -155,7 +155,7 @@ class Dispatcher:
             except RuleError as exc:  # stored by an older version, say: skip, say so
                 log.warning("notification rule %s is not valid (%s); skipped", record.name, exc)
         channels = {c.name: c.id for c in await self.store.list_channels()}
-        return Cycle(rules, channels, self.clock())
+        return Cycle(rules, channels, self.clock(), await self.store.objects_in_downtime())
 
     async def _system(self, system_id: int) -> str:
         if system_id not in self._systems:
@@ -251,7 +251,7 @@ class Dispatcher:
                 incidents[incident.subject] = incident
                 changes.append((incident, False))
         sends: list[NewDelivery] = []
-        held = event.kind != "downtime" and await self._held(cycle, event)
+        held = await self._held(cycle, event) and event.kind != "downtime"
         for rule in cycle.rules:
             if held or not await self._concerns(rule, event, "info"):
                 continue
@@ -329,13 +329,15 @@ class Dispatcher:
         """Whether a downtime covers the event's object (a host's covers its services)."""
         if not event.host:
             return False
-        held = False
-        for key in ((event.host, event.service), (event.host, "")):
-            if key not in cycle.downtimes:
-                found = await self.store.get_check_object(*key)
-                cycle.downtimes[key] = bool(found and found.downtime_depth > 0)
-            held = held or cycle.downtimes[key]
-        return held
+        if event.kind == "downtime":  # one that started or ended since the cycle began
+            found = await self.store.get_check_object(event.host, event.service)
+            key = (event.host, event.service)
+            if found is not None and found.downtime_depth > 0:
+                cycle.downtimes.add(key)
+            else:
+                cycle.downtimes.discard(key)
+        keys = ((event.host, event.service), (event.host, ""))
+        return any(key in cycle.downtimes for key in keys)
 
     def _sends(
         self,

@@ -91,6 +91,10 @@ CREATE TABLE notify_deliveries (
 
 CREATE INDEX notify_deliveries_due ON notify_deliveries (due_at) WHERE status IN ('pending', 'sending');
 CREATE INDEX notify_deliveries_created ON notify_deliveries (created_at);
+CREATE INDEX notify_deliveries_claimed ON notify_deliveries (claimed_by) WHERE status = 'sending';
+
+-- The dispatcher reads which objects are in a downtime once a cycle, not per event.
+CREATE INDEX check_objects_in_downtime ON check_objects (id) WHERE downtime_depth > 0;
 
 CREATE TABLE notify_attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
