@@ -140,22 +140,32 @@ class DeliveryWorker:
         token: str,
         slots: asyncio.Semaphore,
     ) -> None:
-        async with slots:
-            await self._attempt(channel, delivery, token)
+        async with slots:  # the channel's concurrency bounds its sends, not their records
+            began, started = self.clock(), time.monotonic()
+            result = await self._send(channel, delivery)
+            seconds = time.monotonic() - started
+        await self._record(channel, delivery, token, result, began, seconds)
         self.wakeup.set()  # room for more: claim again now, not at the next poll
 
-    async def _attempt(self, channel: ChannelRecord, delivery: DeliveryRecord, token: str) -> None:
-        began = self.clock()
-        started = time.monotonic()
+    async def _send(self, channel: ChannelRecord, delivery: DeliveryRecord) -> SendResult:
         try:
             async with asyncio.timeout(self.timeout):
-                result = await self.senders.send(channel, delivery)
+                return await self.senders.send(channel, delivery)
         except TimeoutError:
-            result = SendResult(False, None, f"no answer within {self.timeout:g} s")
+            return SendResult(False, None, f"no answer within {self.timeout:g} s")
         except Exception as exc:  # a service plugin's bug fails this attempt, not the worker
             log.exception("notification %s to %s: the sender failed", delivery.id, channel.name)
-            result = SendResult(False, None, f"the sender failed: {type(exc).__name__}")
-        seconds = time.monotonic() - started
+            return SendResult(False, None, f"the sender failed: {type(exc).__name__}")
+
+    async def _record(
+        self,
+        channel: ChannelRecord,
+        delivery: DeliveryRecord,
+        token: str,
+        result: SendResult,
+        began: float,
+        seconds: float,
+    ) -> None:
         attempts = delivery.attempts + 1
         if result.ok:
             status, due = "sent", began
