@@ -230,3 +230,12 @@ async def test_streams_are_bounded(hub: Hub) -> None:
     await first.aclose()
     await second.aclose()
     assert streams.open_streams == 0
+
+
+async def test_the_routes_are_in_openapi(admin: httpx.AsyncClient) -> None:
+    paths = (await admin.get("/openapi.json")).json()["paths"]
+    for route in ("notifications.channels.create", "notifications.rules.list",
+                  "notifications.deliveries.list", "events.stream"):  # fmt: skip
+        assert f"/api/v1/{route}" in paths, route
+    summary = paths["/api/v1/events.stream"]["get"]["summary"]
+    assert summary.startswith("Server-Sent Events")

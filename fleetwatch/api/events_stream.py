@@ -37,6 +37,7 @@ class EventStreamAPI:
         self.heartbeat = heartbeat
 
     async def stream(self, request: Request) -> Response:
+        """Server-Sent Events of every event change, resumable with Last-Event-ID."""
         await self.guard.require(request, VIEW_EVENTS)
         raw = request.headers.get("last-event-id") or request.query_params.get("lastEventId")
         last: int | None = None

@@ -55,11 +55,13 @@ class NotificationsAPI:
         self.max_count = max_count
 
     async def channels_list(self, request: Request) -> Response:
+        """Channels, their URLs masked (manage-notifications)."""
         await self.guard.require(request, MANAGE_NOTIFICATIONS)
         channels = await self.admin.list_channels()
         return ok(channels=channels, count=len(channels), offset=0, total=len(channels))
 
     async def channels_create(self, request: Request) -> Response:
+        """Add a channel (name, url, secret); a webhook's secret is answered once."""
         by = await self.guard.require(request, MANAGE_NOTIFICATIONS)
         fields = await self.guard.fields(request)
         name, url = text_field(fields, "name"), text_field(fields, "url")
@@ -72,6 +74,7 @@ class NotificationsAPI:
         return ok(**body)
 
     async def channels_delete(self, request: Request) -> Response:
+        """Remove a channel (name); refused while a rule sends to it."""
         by = await self.guard.require(request, MANAGE_NOTIFICATIONS)
         name = text_field(await self.guard.fields(request), "name")
         if not await checked(self.admin.remove_channel(actor(by, request), name)):
@@ -79,6 +82,7 @@ class NotificationsAPI:
         return ok()
 
     async def channels_test(self, request: Request) -> Response:
+        """Send a test message on a channel (name) now; the receiver's answer."""
         await self.guard.require(request, MANAGE_NOTIFICATIONS)
         name = text_field(await self.guard.fields(request), "name")
         try:
@@ -88,17 +92,20 @@ class NotificationsAPI:
         return ok(sent=result.ok, statusCode=result.status_code, detail=result.detail)
 
     async def rules_list(self, request: Request) -> Response:
+        """Rules, with their keys."""
         await self.guard.require(request, MANAGE_NOTIFICATIONS)
         rules = await self.admin.list_rules()
         return ok(rules=rules, count=len(rules), offset=0, total=len(rules))
 
     async def rules_create(self, request: Request) -> Response:
+        """Add a rule (its keys: name, channels, kinds, severities, ...)."""
         by = await self.guard.require(request, MANAGE_NOTIFICATIONS)
         fields = await self.guard.fields(request)
         rule = await checked(self.admin.add_rule(actor(by, request), fields))
         return ok(rule=rule.spec())
 
     async def rules_delete(self, request: Request) -> Response:
+        """Remove a rule (name)."""
         by = await self.guard.require(request, MANAGE_NOTIFICATIONS)
         name = text_field(await self.guard.fields(request), "name")
         if not await self.admin.remove_rule(actor(by, request), name):
@@ -106,6 +113,7 @@ class NotificationsAPI:
         return ok()
 
     async def deliveries_list(self, request: Request) -> Response:
+        """Deliveries, newest first, with every attempt (count, offset, status)."""
         await self.guard.require(request, VIEW_EVENTS)
         query = request.query_params
         count = self._number(query.get("count"), "count", self.default_count, self.max_count)

@@ -7,6 +7,7 @@ shown masked (``tgram://***``), and a webhook's secret only once, when it is mad
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ __all__ = ["ChannelSpec", "NotifyAdmin", "channel_json"]
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_SECRET = 200
+MAX_CHANNELS = 200
+MAX_RULES = 500
 
 
 class Actor(Protocol):
@@ -89,6 +92,8 @@ class NotifyAdmin:
         """Add a channel; returns it and its signing secret (generated for a webhook when not
         given), the one time it is shown."""
         spec = check_channel(name, url, secret)
+        if len(await self.store.list_channels()) >= MAX_CHANNELS:
+            raise ValueError(f"name: there are {MAX_CHANNELS} channels already, the most kept")
         secret = spec.secret or (new_secret() if is_webhook(spec.url) else "")
         try:
             channel = await self.store.add_channel(spec.name, spec.url, secret, origin="api")
@@ -116,7 +121,10 @@ class NotifyAdmin:
             raise LookupError(f"no channel named {name!r}")
         senders = self.senders or Senders()
         try:
-            return await senders.send(channel, delivery_for_test(channel, now))
+            async with asyncio.timeout(senders.timeout + 5):
+                return await senders.send(channel, delivery_for_test(channel, now))
+        except TimeoutError:
+            return SendResult(False, None, f"no answer within {senders.timeout:g} s")
         finally:
             if self.senders is None:
                 await senders.close()
@@ -125,6 +133,8 @@ class NotifyAdmin:
 
     async def add_rule(self, actor: Actor, spec: Any) -> Rule:
         rule = await self.check_rule(spec)
+        if len(await self.store.list_rules()) >= MAX_RULES:
+            raise ValueError(f"name: there are {MAX_RULES} rules already, the most kept")
         try:
             await self.store.add_rule(rule.name, rule.spec(), origin="api")
         except Conflict:
