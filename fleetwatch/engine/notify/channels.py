@@ -23,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import apprise
 import httpx
 import orjson
 
@@ -84,6 +83,8 @@ def check_url(url: str) -> None:
         if not target.host:
             raise ChannelError("must name the receiver: webhook+https://host/path")
         return
+    import apprise  # noqa: PLC0415 - a second's import, paid when a channel is first used
+
     if not apprise.Apprise().add(url):
         raise ChannelError(f"is not a URL Apprise knows ({mask_url(url)})")
 
@@ -157,6 +158,8 @@ class Senders:
 
 
 def _apprise_send(url: str, title: str, body: str, timeout: float) -> tuple[bool, str]:
+    import apprise  # noqa: PLC0415 - not at start: the hub answers sooner after a restart
+
     sender = apprise.Apprise()
     if not sender.add(url):
         return False, "Apprise does not know this URL"

@@ -8,13 +8,14 @@ plain data, no file or import), their size is bounded, and so is what they rende
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from jinja2 import TemplateError, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+if TYPE_CHECKING:
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from fleetwatch.engine.notify.events import NotifyEvent
 
@@ -31,8 +32,16 @@ def _utc(epoch: Any) -> str:
         return ""
 
 
-_ENVIRONMENT = ImmutableSandboxedEnvironment(autoescape=False, trim_blocks=True)
-_ENVIRONMENT.filters["utc"] = _utc
+@functools.cache
+def _environment() -> ImmutableSandboxedEnvironment:
+    # Made (and Jinja2 imported) on first use, not when the hub starts.
+    from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: PLC0415
+
+    environment = ImmutableSandboxedEnvironment(autoescape=False, trim_blocks=True)
+    environment.filters["utc"] = _utc
+    return environment
+
+
 # Templates are expressions, conditions and these filters: no loops, calls, macros or
 # repetition operators, so what one renders is bounded by its size and the event's fields.
 _FILTERS = frozenset({
@@ -40,10 +49,9 @@ _FILTERS = frozenset({
     "truncate", "trim", "join", "length", "first", "last", "abs", "tojson", "utc",
 })  # fmt: skip
 _NODES = (
-    nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nodes.Const, nodes.Getattr,
-    nodes.Getitem, nodes.Filter, nodes.If, nodes.CondExpr, nodes.Compare, nodes.Operand,
-    nodes.And, nodes.Or, nodes.Not, nodes.Concat, nodes.Add, nodes.Sub, nodes.Div, nodes.Neg,
-    nodes.Pos, nodes.Test, nodes.List, nodes.Tuple, nodes.Keyword,
+    "Template", "Output", "TemplateData", "Name", "Const", "Getattr", "Getitem", "Filter", "If",
+    "CondExpr", "Compare", "Operand", "And", "Or", "Not", "Concat", "Add", "Sub", "Div", "Neg",
+    "Pos", "Test", "List", "Tuple", "Keyword",
 )  # fmt: skip
 MAX_CONSTANT = 10_000
 
@@ -55,14 +63,16 @@ def _too_big(value: object) -> bool:
 def check_template(text: str, limit: int) -> None:
     """``ValueError`` unless ``text`` is a template of at most ``limit`` characters made of
     what templates may hold (see ``_NODES``, ``_FILTERS``)."""
+    from jinja2 import TemplateError, nodes  # noqa: PLC0415 - see _environment
+
     if len(text) > limit:
         raise ValueError(f"may be at most {limit} characters")
     try:
-        tree = _ENVIRONMENT.parse(text)
+        tree = _environment().parse(text)
     except TemplateError as exc:
         raise ValueError(f"is not a valid template ({exc.message})") from None
     for node in tree.find_all(nodes.Node):
-        if not isinstance(node, _NODES):
+        if type(node).__name__ not in _NODES or type(node).__module__ != nodes.__name__:
             raise ValueError(f"may not use {type(node).__name__} (expressions, if and filters)")
         if isinstance(node, nodes.Filter) and node.name not in _FILTERS:
             raise ValueError(f"may not use the filter {node.name!r}")
@@ -139,7 +149,9 @@ class Messages:
         return final_title, (rendered_body or default_body(fields))[:MAX_BODY]
 
     def _render(self, template: str, fields: Mapping[str, Any]) -> str | None:
+        from jinja2 import TemplateError  # noqa: PLC0415 - see _environment
+
         try:
-            return _ENVIRONMENT.from_string(template).render(fields)[: MAX_BODY + 1]
+            return _environment().from_string(template).render(fields)[: MAX_BODY + 1]
         except (TemplateError, ValueError, TypeError, ArithmeticError):
             return None
