@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import sys
 import tempfile
@@ -36,6 +37,7 @@ import httpx
 import orjson
 
 from bench import _procs, _report, _wrk
+from bench._postgres import scratch_database
 from bench.ingest import BODY, LUA, wrk_lua
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import PasswordHashing
@@ -118,12 +120,17 @@ def add_rule(url: str, channels: int) -> None:
     asyncio.run(run())
 
 
-def start_hub(tmp: str) -> tuple[_procs.Server, str]:
-    url = f"sqlite:///{Path(tmp) / 'fleetwatch.sqlite3'}"
+def start_hub(
+    tmp: str, database: str = "", *, deliver: bool = True, name: str = "hub"
+) -> tuple[_procs.Server, str]:
+    url = database or f"sqlite:///{Path(tmp) / 'fleetwatch.sqlite3'}"
     port = _procs.free_port()
-    argv = [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port), "--data-dir", tmp]
-    server = _procs.spawn("hub", argv, port=port, log_path=Path(tmp) / "hub.log",
-                          env={"FLEETWATCH_CHECKS_AUTO_CREATE": "true"})  # fmt: skip
+    data_dir = Path(tmp) / name
+    argv = [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port), "--data-dir",
+            str(data_dir), "--database", url]  # fmt: skip
+    env = {"FLEETWATCH_CHECKS_AUTO_CREATE": "true",
+           "FLEETWATCH_NOTIFY_ENABLED": "true" if deliver else "false"}  # fmt: skip
+    server = _procs.spawn(name, argv, port=port, log_path=data_dir / "hub.log", env=env)
     _procs.wait_ready(server)
     return server, url
 
@@ -187,8 +194,14 @@ async def results_one(base: str, service: str) -> float:
 
 def storm(args: argparse.Namespace, notify: bool) -> dict[str, float]:
     receiver = Receiver()
-    with tempfile.TemporaryDirectory() as tmp:
-        server, url = start_hub(tmp)
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
+        database = stack.enter_context(scratch_database(args.postgres)) if args.split else ""
+        # --split: the hub that ingests does not deliver; a second hub on the same PostgreSQL
+        # database does (started only when there is something to deliver).
+        server, url = start_hub(tmp, database, deliver=not args.split)
+        if args.split and notify:
+            stack.callback(_procs.stop, start_hub(tmp, database, name="deliverer")[0])
         try:
             token = prepare(url, receiver, args.channels)
             if notify:
@@ -228,6 +241,12 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=3)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=1, help="storm pairs; medians reported")
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="storms on PostgreSQL, delivery in a second hub process",
+    )
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     _wrk.ensure_wrk()
     print("latency ...", file=sys.stderr)
@@ -247,8 +266,9 @@ def main() -> None:
          f"{r['messages']:,.0f} / {r['expected']:,.0f}", f"{r['drain_s']:.1f} s"]
         for name, r in (("no rule", off), (f"rule to {args.channels} channels", on))
     ]  # fmt: skip
+    where = "PostgreSQL, delivery in a second hub" if args.split else "SQLite, one hub"
     print(
-        f"submit_stats during a storm of {args.storm_per_minute:,.0f} events a minute, "
+        f"{where}: submit_stats during a storm of {args.storm_per_minute:,.0f} events a minute, "
         f"{args.duration:g} s, {args.connections} connections, medians of {args.rounds}:\n"
     )
     print(
