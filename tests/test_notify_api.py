@@ -239,3 +239,12 @@ async def test_the_routes_are_in_openapi(admin: httpx.AsyncClient) -> None:
         assert f"/api/v1/{route}" in paths, route
     summary = paths["/api/v1/events.stream"]["get"]["summary"]
     assert summary.startswith("Server-Sent Events")
+
+
+async def test_a_stream_never_read_is_dropped_once_past_its_life(hub: Hub) -> None:
+    streams = EventStreams(hub.store, checks_system="x", max_streams=1, max_stream_seconds=-61)
+    await streams.subscribe(None)  # the client left before its first byte: never read
+    assert streams.open_streams == 1
+    await streams.poll()
+    assert streams.open_streams == 0
+    await streams.subscribe(None)  # its place is free again

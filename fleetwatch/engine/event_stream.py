@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
@@ -43,9 +44,12 @@ class StreamItem:
 
 
 class _Subscriber:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, expires: float) -> None:
         self.queue: asyncio.Queue[StreamItem] = asyncio.Queue(maxsize=size)
         self.dropped = 0
+        # Every stream ends by max_stream_seconds; one whose reader never started (the client
+        # left before the first byte) is dropped a minute after that.
+        self.expires = expires
 
     def offer(self, item: StreamItem) -> None:
         if self.queue.full():
@@ -113,6 +117,8 @@ class EventStreams:
 
     async def poll(self) -> None:
         """Read the rows committed since the last poll and hand them to every subscriber."""
+        now = time.monotonic()
+        self._subscribers -= {s for s in self._subscribers if s.expires < now}
         if not self._subscribers:  # nobody to hand them to: only keep the place
             newest = await self.store.outbox_last_id()
             if not self._subscribers:  # (one who came meanwhile waits for rows from last_id)
@@ -136,7 +142,8 @@ class EventStreams:
         """The items after ``last_event_id`` (or from now), then live ones, until closed."""
         if len(self._subscribers) >= self.max_streams:
             raise TooManyStreams(f"{self.max_streams} event streams are open")
-        subscriber = _Subscriber(self.buffer)
+        expires = time.monotonic() + self.max_stream_seconds + 60
+        subscriber = _Subscriber(self.buffer, expires)
         self._subscribers.add(subscriber)
         upto = self.last_id  # live items start after this: replay up to it, no more
         items = self._items(subscriber, last_event_id, upto)
