@@ -266,3 +266,25 @@ async def test_freshness_turns_silence_into_a_critical_message(store: Store) -> 
         "CRITICAL web1 / Nightly backup: no result for 3605 s (threshold 3600 s)"
     )
     assert delivery.payload["url"] == ("https://hub.example/hosts/web1/services/Nightly%20backup")
+
+
+async def test_a_problem_that_ends_and_reopens_in_one_cycle_is_followed(store: Store) -> None:
+    clock = Clock()
+    await setup(store, kinds=["check"])
+    checks = CheckService(store, clock=clock)
+    await checks.prepare()
+    await store.add_check_object("host", "web1")
+    await store.add_check_object("service", "web1", "Backup")
+    for code in (2, 0, 2):  # dispatched in one cycle: their writes share a group commit
+        clock.advance(1)
+        await checks.process_result("web1", "Backup", code, f"state {code}")
+    job = dispatcher(store, clock)
+    await job.run_once()
+    assert len(await store.open_incidents()) == 1
+    clock.advance(1)
+    await checks.process_result("web1", "Backup", 0, "fine again")
+    await job.run_once()
+    assert [d.phase for d in await deliveries(store)] == [
+        "problem", "recovery", "problem", "recovery"
+    ]  # fmt: skip
+    assert await store.open_incidents() == []

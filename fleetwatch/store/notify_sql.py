@@ -190,7 +190,9 @@ class NotifySQL(IdentitySQL):
                 params: tuple[object, ...] = (incident.subject, incident.opened_at,
                                               incident.ended_at, int(incident.acknowledged),
                                               event, progress)  # fmt: skip
-                statements.append(Statement(sql(_NEW_INCIDENT), params))
+                # The same step as the updates: a problem that ends and one of the same subject
+                # that opens in one group must be written in that order (the open index).
+                statements.append(Statement(sql(_NEW_INCIDENT), params, step=1))
             else:
                 params = (incident.ended_at, int(incident.acknowledged), event, progress,
                           incident.subject, incident.opened_at)  # fmt: skip
