@@ -25,6 +25,7 @@ from fleetwatch.api.commands import Commands, command_app
 from fleetwatch.api.cross_site import CrossSiteGuard, parse_origins
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.events import EventsAPI
+from fleetwatch.api.events_stream import EventStreamAPI
 from fleetwatch.api.external import External, external_app
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.fleet_latest import FleetLatest
@@ -38,6 +39,7 @@ from fleetwatch.api.json_body import url_refusal
 from fleetwatch.api.lists import ListLimits, Lists
 from fleetwatch.api.metrics import MetricsExposition
 from fleetwatch.api.metrics_instruments import HubInstruments
+from fleetwatch.api.notifications import NotificationsAPI, notification_routes
 from fleetwatch.api.objects import objects_app
 from fleetwatch.api.servers import servers_app
 from fleetwatch.api.servers_list import ServersList
@@ -55,11 +57,18 @@ from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
 from fleetwatch.config import Config, ConfigError
 from fleetwatch.engine.alerts import AlertEngine
 from fleetwatch.engine.bus import EventBus
-from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.checks import EVENTS_SYSTEM, CheckService
 from fleetwatch.engine.declared import apply_declared
 from fleetwatch.engine.downsample import DownsampleJob
+from fleetwatch.engine.event_stream import EventStreams
 from fleetwatch.engine.freshness import FreshnessScheduler
 from fleetwatch.engine.last_seen import LastSeen
+from fleetwatch.engine.notify.channels import Senders
+from fleetwatch.engine.notify.dispatcher import Dispatcher
+from fleetwatch.engine.notify.manage import NotifyAdmin
+from fleetwatch.engine.notify.messages import Messages
+from fleetwatch.engine.notify.tags import StoredTags
+from fleetwatch.engine.notify.worker import DeliveryWorker, RetryPolicy
 from fleetwatch.engine.recorder import LocalRecorder
 from fleetwatch.engine.retention import RetentionJob
 from fleetwatch.engine.service import AlertService, SystemAlerts
@@ -121,6 +130,7 @@ class Hub:
     metrics: MetricsExposition | None = None
     instruments: HubInstruments | None = None
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    notify: Notifications | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -210,6 +220,8 @@ class Hub:
         if self.checks is not None:
             await self.checks.prepare()
             await apply_declared(self.store, self.config.check_objects)
+        if self.notify is not None:
+            await self.notify.prepare(self.config)
 
     async def _own_system(self) -> SystemRecord:
         """The hub's machine as a system of its own (source ``local``), named by host name."""
@@ -255,6 +267,8 @@ class Hub:
         self._tasks.append(asyncio.create_task(self.auth.watch(self._stop), name="auth-watch"))
         if self.metrics is not None:
             self._tasks.append(asyncio.create_task(self.metrics.run(self._stop), name="metrics"))
+        if self.notify is not None:
+            self._tasks += self.notify.start(self._stop, bool(self.config.get("notify", "enabled")))
         log.info("fleetwatch %s: collecting every %ss, store %s", __version__,
                  self.config.refresh, self.store.url)  # fmt: skip
         if anonymous_permissions(self.config) and not is_loopback(self.config.bind):
@@ -272,6 +286,8 @@ class Hub:
                 await alerts.flush()
         if self.last_seen is not None:
             await self.last_seen.flush()
+        if self.notify is not None:
+            await self.notify.senders.close()
         await self.store.close()
 
 
@@ -319,6 +335,13 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
     checks.listeners.append(bus.publish)
     commands = Commands(guard, checks)
+    notify = build_notifications(config, store)
+    limits_of_lists = list_limits(config)
+    notify_api = NotificationsAPI(guard, notify.admin, default_count=limits_of_lists.default_count,
+                                  max_count=limits_of_lists.max_count)  # fmt: skip
+    stream_api = EventStreamAPI(guard, notify.streams,
+                                float(config.get("events", "heartbeat_seconds")))  # fmt: skip
+    extra_v1 = [*notification_routes(notify_api), *stream_api.routes()]
 
     latest = FleetLatest(store, staleness, lambda: (recorder.system_id, live.latest()))
     metrics = MetricsExposition(
@@ -344,6 +367,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                 hub_statistics,
                 EventsAPI(guard, store),
                 TagsAPI(guard, store),
+                extra_v1,
             ),
         ),
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
@@ -383,7 +407,7 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
                freshness=FreshnessScheduler(checks), retention=retention,
                commands=commands, downsample=downsample, last_seen=seen,
                external=external, metrics=metrics, instruments=instruments,
-               limits=connection_limits(config))  # fmt: skip
+               limits=connection_limits(config), notify=notify)  # fmt: skip
 
 
 def connection_limits(config: Config) -> ConnectionLimits:
@@ -413,6 +437,65 @@ def _system_api(path: str) -> bool:
     """``/systems/<name>/api/4...`` is the API; ``/systems/<name>`` the console's page."""
     _, _, rest = path.partition("/systems/")
     return rest.partition("/")[2].startswith("api/4")
+
+
+@dataclass
+class Notifications:
+    """The notification parts of one hub: dispatcher, delivery worker, event stream."""
+
+    admin: NotifyAdmin
+    dispatcher: Dispatcher
+    worker: DeliveryWorker
+    senders: Senders
+    streams: EventStreams
+
+    async def prepare(self, config: Config) -> None:
+        """Make the store hold the TOML file's channels and rules."""
+        known = {c.name for c in config.notify_channels}
+        known |= {c.name for c in await self.admin.store.list_channels() if c.origin != "config"}
+        for rule in config.notify_rules:
+            try:
+                await self.admin.check_rule(rule.spec(), channels=sorted(known))
+            except ValueError as exc:
+                raise ConfigError(f"notify.rules {rule.name}: {exc}") from None
+        await self.admin.apply_config(config.notify_channels, config.notify_rules)
+        await self.streams.start()
+
+    def start(self, stop: asyncio.Event, deliver: bool) -> list[asyncio.Task[None]]:
+        tasks = [asyncio.create_task(self.streams.run(stop), name="event-stream")]
+        if deliver:
+            tasks.append(
+                asyncio.create_task(
+                    self.dispatcher.run(stop, self.worker.poll_seconds), name="notify-dispatch"
+                )
+            )
+            tasks.append(asyncio.create_task(self.worker.run(stop), name="notify-deliver"))
+        return tasks
+
+
+def build_notifications(config: Config, store: Store) -> Notifications:
+    timeout = float(config.get("notify", "timeout_seconds"))
+    concurrency = int(config.get("notify", "concurrency"))
+    poll = float(config.get("notify", "poll_seconds"))
+    senders = Senders(timeout=timeout, concurrency=concurrency)
+    retry = RetryPolicy(
+        first=float(config.get("notify", "retry_first_seconds")),
+        longest=float(config.get("notify", "retry_longest_seconds")),
+        give_up_after=float(config.get("notify", "give_up_after_seconds")),
+    )
+    worker = DeliveryWorker(store, senders, retry=retry, concurrency=concurrency,
+                            timeout=timeout, poll_seconds=poll)  # fmt: skip
+    messages = Messages(str(config.get("server", "public_url")))
+    dispatcher = Dispatcher(store, messages, checks_system=EVENTS_SYSTEM, tags=StoredTags(store))
+    dispatcher.on_deliveries = worker.wakeup.set
+    streams = EventStreams(
+        store, checks_system=EVENTS_SYSTEM,
+        max_streams=int(config.get("events", "max_streams")),
+        buffer=int(config.get("events", "stream_buffer")),
+        replay_max=int(config.get("events", "replay_max")), poll_seconds=poll,
+        max_stream_seconds=float(config.get("events", "max_stream_seconds")),
+    )  # fmt: skip
+    return Notifications(NotifyAdmin(store, senders), dispatcher, worker, senders, streams)
 
 
 def list_limits(config: Config) -> ListLimits:

@@ -12,6 +12,7 @@ import click
 from fleetwatch import __version__
 from fleetwatch.cli_admin import COMMANDS
 from fleetwatch.cli_checks import host, report, service
+from fleetwatch.cli_notify import notify
 from fleetwatch.cli_push import push
 from fleetwatch.config import ConfigError, load_config
 
@@ -22,6 +23,8 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # httpx logs each request's URL at INFO, and a notification channel's URL may hold a token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def fail(message: str) -> None:
@@ -107,3 +110,4 @@ for _command in COMMANDS:
 main.add_command(host)
 main.add_command(service)
 main.add_command(report)
+main.add_command(notify)

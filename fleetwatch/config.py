@@ -18,6 +18,9 @@ from typing import Any
 
 from fleetwatch.collect.configured import ITEM_ATTRIBUTES, split_item_key
 from fleetwatch.config_checks import DeclaredObject, parse_declared
+from fleetwatch.config_notify import parse_channels, parse_rules
+from fleetwatch.engine.notify.manage import ChannelSpec
+from fleetwatch.engine.notify.rules import Rule
 from fleetwatch.model.limits import GLANCES_DEFAULTS, coerce_limit
 
 ENV_PREFIX = "FLEETWATCH_"
@@ -96,6 +99,28 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between two stored snapshots of the hub's own machine (0: never)."),
     Setting("checks", "auto_create", bool, False,
             "A passive result for an unknown host or service creates it (OP5 refuses it)."),
+    Setting("server", "public_url", str, "",
+            "The hub's address as people reach it (https://hub.example.com): links in messages."),
+    Setting("notify", "enabled", bool, True,
+            "Run the notification dispatcher and delivery worker in this hub."),
+    Setting("notify", "timeout_seconds", float, 10.0, "Longest wait for one send to a channel."),
+    Setting("notify", "concurrency", int, 4, "Sends in flight per channel at most."),
+    Setting("notify", "retry_first_seconds", float, 10.0,
+            "Wait after a failed send; doubled after each further failure."),
+    Setting("notify", "retry_longest_seconds", float, 3600.0, "Longest wait between two tries."),
+    Setting("notify", "give_up_after_seconds", float, 86400.0,
+            "A delivery not sent this long after it was made is marked failed."),
+    Setting("notify", "poll_seconds", float, 0.5,
+            "How often the dispatcher and the worker look for work (sooner when woken)."),
+    Setting("events", "max_streams", int, 100,
+            "Open GET /api/v1/events.stream connections at most."),
+    Setting("events", "stream_buffer", int, 1000,
+            "Events held per stream for a slow client before the oldest are dropped."),
+    Setting("events", "heartbeat_seconds", float, 15.0,
+            "A comment line on an idle stream this often."),
+    Setting("events", "max_stream_seconds", float, 3600.0,
+            "A stream ends after this long; the client reconnects with Last-Event-ID."),
+    Setting("events", "replay_max", int, 1000, "Events replayed after a Last-Event-ID at most."),
     Setting("query", "default_count", int, 50, "Records per page of a list endpoint by default."),
     Setting("query", "max_count", int, 100,
             "Largest page of a list endpoint; a larger count is lowered to it (0 streams all)."),
@@ -138,6 +163,9 @@ class Config:
     path: Path | None = None
     # Hosts and services of [[checks.hosts]] / [[checks.services]] (config_checks.py).
     check_objects: tuple[DeclaredObject, ...] = ()
+    # Channels and rules of [[notify.channels]] / [[notify.rules]] (config_notify.py).
+    notify_channels: tuple[ChannelSpec, ...] = ()
+    notify_rules: tuple[Rule, ...] = ()
 
     def get(self, section: str, key: str) -> Any:
         return self.values[section][key]
@@ -328,12 +356,16 @@ def load_config(
     if path is None and env.get("FLEETWATCH_CONFIG"):
         path = Path(env["FLEETWATCH_CONFIG"])
     declared: list[DeclaredObject] = []
+    channels: list[ChannelSpec] = []
+    rules: list[Rule] = []
     if path is not None:
         for section, table in _read_toml(path).items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
             if section == "checks":
                 declared += _declared_checks(table, str(path))
+            if section == "notify":
+                channels, rules = _declared_notify(table, str(path))
             for key, value in _flatten_items(section, table):
                 _merge(values, plugins, section, key, value, str(path))
     for s in SETTINGS:
@@ -345,7 +377,8 @@ def load_config(
     for (section, key), value in (flags or {}).items():
         if value is not None:
             _merge(values, plugins, section, key, value, f"--{key.replace('_', '-')}")
-    return Config(values=values, plugins=plugins, path=path, check_objects=tuple(declared))
+    return Config(values=values, plugins=plugins, path=path, check_objects=tuple(declared),
+                  notify_channels=tuple(channels), notify_rules=tuple(rules))  # fmt: skip
 
 
 def _declared_checks(table: dict[str, Any], origin: str) -> list[DeclaredObject]:
@@ -358,3 +391,13 @@ def _declared_checks(table: dict[str, Any], origin: str) -> list[DeclaredObject]
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
     return declared
+
+
+def _declared_notify(table: dict[str, Any], origin: str) -> tuple[list[ChannelSpec], list[Rule]]:
+    """Take the arrays of tables out of [notify]; its other keys are plain settings."""
+    try:
+        channels = parse_channels(table.pop("channels", []), origin)
+        rules = parse_rules(table.pop("rules", []), origin)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return channels, rules

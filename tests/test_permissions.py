@@ -28,6 +28,7 @@ pytestmark = pytest.mark.anyio
 PUBLIC = "public"
 ANY_PRINCIPAL = "any principal"
 MANAGE_USERS, MANAGE_SYSTEMS = "manage-users", "manage-systems"
+MANAGE_NOTIFICATIONS = "manage-notifications"
 SYSTEM_TOKEN = "a system token"  # TrueCommand's hooks: only a system may submit for itself
 
 # Every route outside /api/4, with what it needs.
@@ -63,6 +64,15 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/services.list"): "service-view-all",
     ("GET", "/api/v1/checkresults.list"): "service-view-all",
     ("GET", "/api/v1/events.list"): "view-events",
+    ("GET", "/api/v1/events.stream"): "view-events",
+    ("GET", "/api/v1/notifications.channels.list"): MANAGE_NOTIFICATIONS,
+    ("POST", "/api/v1/notifications.channels.create"): MANAGE_NOTIFICATIONS,
+    ("POST", "/api/v1/notifications.channels.delete"): MANAGE_NOTIFICATIONS,
+    ("POST", "/api/v1/notifications.channels.test"): MANAGE_NOTIFICATIONS,
+    ("GET", "/api/v1/notifications.rules.list"): MANAGE_NOTIFICATIONS,
+    ("POST", "/api/v1/notifications.rules.create"): MANAGE_NOTIFICATIONS,
+    ("POST", "/api/v1/notifications.rules.delete"): MANAGE_NOTIFICATIONS,
+    ("GET", "/api/v1/notifications.deliveries.list"): "view-events",
     ("POST", "/api/v1/systems.create"): MANAGE_SYSTEMS,
     ("POST", "/api/v1/systems.delete"): MANAGE_SYSTEMS,
     ("POST", "/api/v1/systems.addToken"): MANAGE_SYSTEMS,
@@ -158,6 +168,8 @@ async def hub(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     the_hub = await started(
         make_hub(tmp_path_factory.mktemp("perm"), bind=request.param, auth_max_failures=100_000)
     )
+    assert the_hub.notify is not None
+    the_hub.notify.streams.max_stream_seconds = 0.05  # the matrix reads each answer whole
     yield the_hub
     await the_hub.store.close()
 
@@ -243,4 +255,5 @@ def test_every_permission_guards_some_route(tmp_path: Path) -> None:
         "clear-events",
         MANAGE_USERS,
         MANAGE_SYSTEMS,
+        MANAGE_NOTIFICATIONS,
     } <= guarded

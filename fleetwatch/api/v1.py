@@ -8,12 +8,13 @@ behind ``manage-users`` / ``manage-systems``; errors take Rocket.Chat's shape (`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
 from fleetwatch.api.events import EventsAPI
@@ -250,11 +251,13 @@ def v1_app(
     hub_statistics: HubStatistics | None = None,
     events: EventsAPI | None = None,
     tags: TagsAPI | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The ``/api/v1`` family, to be mounted at ``{prefix}/api/v1``."""
+    """The ``/api/v1`` family, to be mounted at ``{prefix}/api/v1``; ``extra_routes`` are
+    other modules' calls in the family (``notifications.*``, ``events.stream``)."""
     api = V1(guard, admin)
     get, post = ["GET"], ["POST"]
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/login", api.login, methods=post),
         Route("/logout", api.logout, methods=post),
         Route("/me", api.me, methods=get),
@@ -288,5 +291,6 @@ def v1_app(
             Route("/hosts.tag", tags.host, methods=post),
             Route("/services.tag", tags.service, methods=post),
         ]
+    routes += extra_routes
     render = handler(rocketchat_error)
     return Starlette(routes=routes, exception_handlers={ApiError: render, StoreError: render})

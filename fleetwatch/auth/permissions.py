@@ -1,6 +1,7 @@
 """The permissions, named after what the reference docs name, and the built-in groups.
 
-The built-in groups are created by the store's migration 0002 with exactly these sets.
+The built-in groups are created by the store's migration 0002 with exactly these sets
+(``manage-notifications`` joined ``admin`` in migration 0007).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ MANAGE_USERS = "manage-users"
 MANAGE_SYSTEMS = "manage-systems"
 VIEW_EVENTS = "view-events"
 CLEAR_EVENTS = "clear-events"
+MANAGE_NOTIFICATIONS = "manage-notifications"
 
 ALL_PERMISSIONS: tuple[str, ...] = (
     VIEW_STATISTICS, API_COMMAND, HOST_VIEW_ALL, HOST_EDIT_ALL, SERVICE_VIEW_ALL,
     SERVICE_EDIT_ALL, MANAGE_USERS, MANAGE_SYSTEMS, VIEW_EVENTS, CLEAR_EVENTS,
+    MANAGE_NOTIFICATIONS,
 )  # fmt: skip
 VIEW_PERMISSIONS: tuple[str, ...] = (
     VIEW_STATISTICS, HOST_VIEW_ALL, SERVICE_VIEW_ALL, VIEW_EVENTS,

@@ -1,4 +1,5 @@
-"""Pruning snapshots and rollups older than their retention periods, in small batches.
+"""Pruning snapshots, notification rows and rollups older than their retention periods, in
+small batches.
 
 Each batch is one short transaction through the group-commit writer, so ingestion never waits
 long behind a prune; the job runs at start and then every ``every`` seconds. Rollups have their
@@ -45,7 +46,11 @@ class RetentionJob:
         pruned = await self.store.prune_snapshots(before, batch=self.batch)
         if pruned:
             log.info("pruned %d snapshots older than %g days", pruned, self.days)
-        return removed + pruned
+        # Notifications' rows (outbox, deliveries and attempts, incidents) are kept as long.
+        notes = await self.store.prune_notifications(before, batch=self.batch)
+        if notes:
+            log.info("pruned %d notification rows older than %g days", notes, self.days)
+        return removed + pruned + notes
 
     async def _prune_rollups(self) -> int:
         removed = 0

@@ -44,6 +44,7 @@ from .errors import (
 )
 from .fleet_sql import FleetSQL
 from .migrate import migrate_postgres
+from .notify_sql import NotifySQL
 from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
 
@@ -53,6 +54,9 @@ logger = logging.getLogger(__name__)
 
 Row = tuple[Any, ...]
 Params = Sequence[object] | Mapping[str, object]
+
+# The session advisory lock of the hub that runs the notification dispatcher.
+_NOTIFY_LOCK_KEY = 0x666C_6565_7478
 
 _GET_SYSTEM = (
     "SELECT id, name, hostname, source, created_at, last_seen FROM systems WHERE name = %s"
@@ -114,7 +118,7 @@ _DELETE_EVENTS = (
 )
 
 
-class PostgresStore(FleetSQL, RollupSQL, CheckSQL):
+class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL):
     """A ``Store`` in a PostgreSQL database; ``url`` is a ``postgresql://`` connection URL."""
 
     _placeholder = "%s"
@@ -146,6 +150,7 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL):
         self._write_conn: psycopg.AsyncConnection[Row] | None = None
         self._pool: AsyncConnectionPool | None = None
         self._writer: GroupCommitWriter[Statement, int] | None = None
+        self._lead_conn: psycopg.AsyncConnection[Row] | None = None
 
     async def open(self) -> None:
         try:
@@ -174,6 +179,27 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL):
             await self._pool.close()
             self._pool = None
         await self._discard_writer_connection()
+        lead, self._lead_conn = self._lead_conn, None
+        if lead is not None:
+            await lead.close()
+
+    async def try_lead(self) -> bool:
+        # A session advisory lock on a connection of its own: held while the connection lives,
+        # released by the server when this process dies, so another hub takes over.
+        conn = self._lead_conn
+        try:
+            if conn is None or conn.closed:
+                conn = self._lead_conn = await psycopg.AsyncConnection.connect(
+                    self._conninfo, autocommit=True, connect_timeout=self._connect_timeout
+                )
+            cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (_NOTIFY_LOCK_KEY,))
+            row = await cursor.fetchone()
+        except psycopg.Error as exc:
+            if conn is not None:
+                await conn.close()
+            self._lead_conn = None
+            raise self._translate(exc) from exc
+        return bool(row and row[0])
 
     # -- systems
 

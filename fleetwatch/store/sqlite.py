@@ -44,6 +44,7 @@ from .errors import (
 )
 from .fleet_sql import FleetSQL
 from .migrate import migrate_sqlite
+from .notify_sql import NotifySQL
 from .query import register_sqlite_functions
 from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
@@ -128,7 +129,7 @@ _DELETE_EVENTS = (
 )
 
 
-class SQLiteStore(FleetSQL, RollupSQL, CheckSQL):
+class SQLiteStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL):
     """A ``Store`` in one SQLite file; several processes may open the same file."""
 
     dialect: Literal["sqlite", "postgres"] = "sqlite"
