@@ -14,6 +14,7 @@ from fleetwatch.engine.checks import EVENTS_SYSTEM
 from fleetwatch.engine.notify.dispatcher import Dispatcher
 from fleetwatch.engine.notify.events import NotifyEvent
 from fleetwatch.engine.notify.messages import Messages
+from fleetwatch.engine.notify.rules import ObjectTags
 from fleetwatch.store import EventRecord, Store
 
 
@@ -38,7 +39,7 @@ class GivenTags:
         return self.tags.get(event.object, frozenset())
 
 
-def dispatcher(store: Store, clock: Clock, tags: GivenTags | None = None) -> Dispatcher:
+def dispatcher(store: Store, clock: Clock, tags: ObjectTags | None = None) -> Dispatcher:
     return Dispatcher(
         store,
         Messages("https://hub.example"),

@@ -12,6 +12,7 @@ from notify_parts import Clock, GivenTags, dispatcher, threshold_event
 from fleetwatch.api.external import alert_event
 from fleetwatch.engine.checks import CheckService
 from fleetwatch.engine.freshness import FreshnessScheduler
+from fleetwatch.engine.notify.tags import StoredTags
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.store import Store
 from fleetwatch.store.notify import DeliveryRecord
@@ -204,6 +205,30 @@ async def test_rules_match_names_and_tags(store: Store) -> None:
     await job.run_once()
     got = sorted((d.rule_name, d.title.split(":")[0]) for d in await deliveries(store))
     assert got == [("db", "CRITICAL db1"), ("prod", "CRITICAL web1"), ("prod", "WARNING web1")]
+
+
+async def test_rules_match_the_tags_stored_on_systems_hosts_and_services(store: Store) -> None:
+    clock = Clock()
+    await store.add_channel("ops", "json://127.0.0.1:9/", "", origin="api")
+    await store.add_rule("prod", {"channels": ["ops"], "tags": ["prod"]}, origin="api")
+    job = dispatcher(store, clock, StoredTags(store))
+    for name in ("web1", "web2"):
+        system = await store.add_system(name)
+        await store.save_event(threshold_event(system.id, clock.now, state="CRITICAL"))
+    await store.tag_system("web1", add=["prod"])
+    # A service is covered by its host's tags; a host without the tag is not.
+    await store.add_check_object("host", "nas1")
+    await store.add_check_object("service", "nas1", "Backup")
+    await store.add_check_object("host", "lab1")
+    await store.add_check_object("service", "lab1", "Backup")
+    await store.tag_check_object("nas1", add=["prod"])
+    checks = CheckService(store, clock=clock)
+    await checks.prepare()
+    for host in ("nas1", "lab1"):
+        await checks.process_result(host, "Backup", 2, "CRITICAL: no space left")
+    await job.run_once()
+    got = sorted(d.title.split(":")[0] for d in await deliveries(store))
+    assert got == ["CRITICAL nas1 / Backup", "CRITICAL web1"]
 
 
 async def test_old_notification_rows_are_pruned(store: Store) -> None:
