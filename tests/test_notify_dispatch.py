@@ -290,7 +290,7 @@ async def test_freshness_turns_silence_into_a_critical_message(store: Store) -> 
     assert delivery.title == (
         "CRITICAL web1 / Nightly backup: no result for 3605 s (threshold 3600 s)"
     )
-    assert delivery.payload["url"] == ("https://hub.example/hosts/web1/services/Nightly%20backup")
+    assert delivery.payload["url"] == ("https://hub.example/checks?q=web1%3BNightly%20backup")
 
 
 async def test_a_problem_that_ends_and_reopens_in_one_cycle_is_followed(store: Store) -> None:

@@ -86,8 +86,9 @@ def object_url(public_url: str, event: NotifyEvent) -> str:
         return ""
     base = public_url.rstrip("/")
     if event.host:
-        path = f"/hosts/{quote(event.host, safe='')}"
-        return base + path + (f"/services/{quote(event.service, safe='')}" if event.service else "")
+        # The console's checks board, filtered to this object (its "host;service" name).
+        name = f"{event.host};{event.service}" if event.service else event.host
+        return f"{base}/checks?q={quote(name, safe='')}"
     return f"{base}/systems/{quote(event.system, safe='')}"
 
 
