@@ -249,3 +249,23 @@ async def test_the_fleet_data_answers_304_until_something_changes(hub: Hub) -> N
             "/fleet.json", headers={"if-none-match": changed.headers["etag"]}
         )
         assert retagged.json()["tags"] == ["prod"]
+
+
+async def test_the_checks_board_offers_to_delete_downtimes_to_come(hub: Hub) -> None:
+    store = hub.store
+    await store.add_check_object("host", "nas1")
+    svc = await store.add_check_object("service", "nas1", "Backup")
+    await store.add_check_object("service", "nas1", "Disk")
+    now = 1_900_000_000.0  # in the future: scheduled, not under way
+    later = await store.add_downtime(
+        svc.id, "alice", "disk swap", start_time=now, end_time=now + 3600, fixed=True,
+        duration=0, at=now - 60,
+    )  # fmt: skip
+    assert await store.pending_downtimes() == [later]
+    async with client_for(hub) as client:
+        await sign_in(client, "alice", "alice-password")
+        board = await client.get("/checks")
+    assert board.status_code == 200
+    assert f"Delete downtime #{later.id}" in board.text
+    assert "(to come) disk swap" in board.text
+    assert board.text.count("Delete downtime #") == 1  # only Backup has one

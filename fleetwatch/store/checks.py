@@ -314,6 +314,10 @@ class CheckStore(Protocol):
     async def list_downtimes(self, object_id: int) -> list[DowntimeRecord]:
         """The object's downtimes that are not over, by start."""
 
+    async def pending_downtimes(self, *, limit: int = 1000) -> list[DowntimeRecord]:
+        """Every object's downtimes that are not over (under way or to come), by object and
+        start, at most ``limit``: one read for a whole status board."""
+
     async def due_downtimes(self, now: float, *, limit: int = 500) -> list[DowntimeRecord]: ...
 
     async def move_downtime(

@@ -399,6 +399,10 @@ class CheckSQL(IdentitySQL):
         sql = f"{_DOWNTIMES} WHERE object_id = ? AND next_at IS NOT NULL ORDER BY start_time, id"
         return [downtime_from_row(row) for row in await self._select(sql, (object_id,))]
 
+    async def pending_downtimes(self, *, limit: int = 1000) -> list[DowntimeRecord]:
+        sql = f"{_DOWNTIMES} WHERE next_at IS NOT NULL ORDER BY object_id, start_time, id LIMIT ?"
+        return [downtime_from_row(row) for row in await self._select(sql, (max(limit, 0),))]
+
     async def due_downtimes(self, now: float, *, limit: int = 500) -> list[DowntimeRecord]:
         sql = f"{_DOWNTIMES} WHERE next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?"
         return [downtime_from_row(row) for row in await self._select(sql, (now, max(limit, 0)))]

@@ -21,7 +21,7 @@ from fleetwatch.auth.permissions import (
 )
 from fleetwatch.engine.checkstate import state_name
 from fleetwatch.store import Store
-from fleetwatch.store.checks import CheckObject
+from fleetwatch.store.checks import CheckObject, DowntimeRecord
 from fleetwatch.web.pages import Pages, Viewer, page
 
 __all__ = ["ChecksPage"]
@@ -52,6 +52,9 @@ class ChecksPage:
         state = params.get("state", "") if params.get("state", "") in STATES else ""
         tag = params.get("tag", "")[:MAX_FILTER_CHARS]
         tags = await self.store.all_check_object_tags()
+        downtimes: dict[int, list[DowntimeRecord]] = {}
+        for downtime in await self.store.pending_downtimes():
+            downtimes.setdefault(downtime.object_id, []).append(downtime)
         rows = []
         for obj in await self._objects(viewer):
             own = tags.get((obj.host_name, obj.service_description), [])
@@ -62,7 +65,7 @@ class ChecksPage:
                 continue
             if text and not any(text in v.lower() for v in (obj.display_name, obj.output, *own)):
                 continue
-            rows.append(await self._row(obj, word, own, viewer))
+            rows.append(self._row(obj, word, own, viewer, downtimes.get(obj.id, [])))
         return self.pages.render(
             request, "checks.html", viewer, rows=rows[:MAX_OBJECTS], shown=len(rows),
             tags=sorted({t for found in tags.values() for t in found}), states=STATES,
@@ -78,13 +81,17 @@ class ChecksPage:
         found.sort(key=lambda o: (o.host_name, o.service_description))
         return found
 
-    async def _row(
-        self, obj: CheckObject, word: str, tags: list[str], viewer: Viewer
+    def _row(
+        self,
+        obj: CheckObject,
+        word: str,
+        tags: list[str],
+        viewer: Viewer,
+        downtimes: list[DowntimeRecord],
     ) -> dict[str, Any]:
+        """One object's row; ``downtimes`` are its downtimes under way or to come, each with
+        its delete button."""
         edit = HOST_EDIT_ALL if obj.is_host else SERVICE_EDIT_ALL
-        downtimes = []
-        if obj.downtime_depth > 0:  # the ones under way, each with its delete button
-            downtimes = [d for d in await self.store.list_downtimes(obj.id) if d.next_at]
         return {
             "obj": obj, "word": word, "tags": tags, "anchor": anchor(obj),
             "can_edit": viewer.can(API_COMMAND) and viewer.can(edit),
