@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,23 @@ async def test_the_hub_stores_its_own_snapshots(tmp_path: Path) -> None:
         assert snap.normalized["mem"]["total"] > 0
         assert "processlist" not in snap.normalized
         assert system.id == hub.recorder.system_id
+    finally:
+        await hub.stop()
+
+
+async def test_the_first_snapshot_is_stored_soon_after_start(tmp_path: Path) -> None:
+    config = load_config(env={}, flags={("storage", "data_dir"): str(tmp_path)})
+    hub = build_hub(config)
+    await hub.start()
+    try:
+        assert hub.recorder is not None
+        assert hub.recorder.interval == 60.0
+        system_id = hub.recorder.system_id
+        assert system_id is not None
+        deadline = time.monotonic() + 10
+        while await hub.store.latest_snapshot(system_id) is None:
+            assert time.monotonic() < deadline, "no snapshot of the hub's machine 10 s after start"
+            await asyncio.sleep(0.1)
     finally:
         await hub.stop()
 

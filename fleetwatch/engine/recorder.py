@@ -18,6 +18,7 @@ from fleetwatch.store import Store, StoreError
 log = logging.getLogger(__name__)
 
 LEFT_OUT = frozenset({"processlist", "programlist", "help", "psutilversion", "now"})
+FIRST_TRY_SECONDS = 1.0
 
 
 class LocalRecorder:
@@ -45,10 +46,14 @@ class LocalRecorder:
         return snapshot_id
 
     async def run(self, stop: asyncio.Event) -> None:
+        # The first snapshot as soon as the collector has one: the hub's own machine is "up" in
+        # the fleet from the start, not "never seen" for a whole interval.
+        wait = min(self.interval, FIRST_TRY_SECONDS)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.interval)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
             try:
-                await self.record()
+                if await self.record() is not None:
+                    wait = self.interval
             except StoreError as exc:
                 log.warning("could not store the hub's own snapshot: %s", exc)
