@@ -373,7 +373,10 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         Mount(f"{prefix}/api/servers", app=servers_app(guard, admin, fleet)),
         Mount(f"{prefix}/api/command", app=command_app(commands)),
         Mount(f"{prefix}/api/status", app=status_app(guard, store)),
-        Mount(f"{prefix}/api/filter", app=filter_app(guard, store, lists.limits.time_limit)),
+        Mount(
+            f"{prefix}/api/filter",
+            app=filter_app(guard, store, lists.limits.time_limit, lists.slots),
+        ),
         Mount(f"{prefix}/api/config", app=objects_app(guard, store)),
         Route(f"{prefix}/metrics", metrics.endpoint, methods=["GET"]),
     ]
@@ -499,11 +502,14 @@ def build_notifications(config: Config, store: Store) -> Notifications:
 
 
 def list_limits(config: Config) -> ListLimits:
+    if int(config.get("query", "per_client")) < 1:
+        raise ConfigError("query.per_client must be at least 1")
     return ListLimits(
         default_count=int(config.get("query", "default_count")),
         max_count=int(config.get("query", "max_count")),
         exact_total=int(config.get("query", "exact_total")),
         time_limit=float(config.get("query", "time_limit_seconds")),
+        per_client=int(config.get("query", "per_client")),
     )
 
 

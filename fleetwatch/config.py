@@ -128,6 +128,8 @@ SETTINGS: tuple[Setting, ...] = (
             "List totals are exact up to this many matches, estimated above it."),
     Setting("query", "time_limit_seconds", float, 10.0,
             "A list query running longer is cancelled and answered 503."),
+    Setting("query", "per_client", int, 1,
+            "List queries and OP5 filters one client may run at once; more wait their turn."),
     Setting("query", "statistics_max_age", float, 60.0,
             "Seconds GET /api/v1/statistics reuses its figures (?refresh=true recomputes)."),
     Setting("metrics", "refresh_seconds", float, 5.0,

@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from fleetwatch.api.errors import QueryError, ServiceUnavailable
 from fleetwatch.api.guard import Guard
+from fleetwatch.api.query_slots import QuerySlots, SlotTimeout
 from fleetwatch.api.query_string import parse_query_string
 from fleetwatch.auth.authenticator import Principal
 from fleetwatch.auth.permissions import MANAGE_SYSTEMS
@@ -75,6 +76,7 @@ class ListLimits:
     max_count: int = 100
     exact_total: int = 10_000
     time_limit: float = 10.0
+    per_client: int = 1  # list queries and OP5 filters one principal may run at once
 
 
 class Budget:
@@ -167,10 +169,13 @@ def _json_text(value: str | None) -> str | None:
 class Lists:
     """The handlers; each collection's view permission comes with its route."""
 
-    def __init__(self, guard: Guard, store: Store, limits: ListLimits) -> None:
+    def __init__(
+        self, guard: Guard, store: Store, limits: ListLimits, slots: QuerySlots | None = None
+    ) -> None:
         self.guard = guard
         self.store = store
         self.limits = limits
+        self.slots = slots or QuerySlots(limits.per_client)
 
     def handler(
         self, collection: Collection, permission: str
@@ -178,13 +183,17 @@ class Lists:
         async def handle(request: Request) -> Response:
             principal = await self.guard.require(request, permission)
             raw = request.scope.get("query_string", b"").decode("latin-1")
-            if len(raw) <= PARSE_INLINE_CHARS:
-                params, sql = self._translated(raw, collection)
-            else:
-                params, sql = await asyncio.to_thread(self._translated, raw, collection)
+            budget = Budget(self.limits.time_limit)
             try:
-                return await self._answer(collection, params, sql, principal)
-            except QueryTimeout:
+                # The slot is held from the translation on: a long query's parsing is Python
+                # work too, and ten of them in threads at once starve the event loop.
+                async with self.slots.hold(principal, budget.left()):
+                    if len(raw) <= PARSE_INLINE_CHARS:
+                        params, sql = self._translated(raw, collection)
+                    else:
+                        params, sql = await asyncio.to_thread(self._translated, raw, collection)
+                    return await self._answer(collection, params, sql, principal, budget)
+            except (QueryTimeout, SlotTimeout):
                 raise ServiceUnavailable(
                     f"the query ran past {self.limits.time_limit:g} s; narrow it", 1.0
                 ) from None
@@ -213,10 +222,10 @@ class Lists:
         params: ListParams,
         sql: tuple[SQL, SQL],
         principal: Principal,
+        budget: Budget,
     ) -> Response:
         dialect = self.store.dialect
         where, order = sql
-        budget = Budget(self.limits.time_limit)
         if dialect == "postgres" and params.count is not None:
             # The page does not depend on the total there: both at once, on two connections.
             page = page_sql(collection, where, order, dialect,

@@ -56,6 +56,6 @@ class QuerySlots:
             if not self._users[key]:
                 del self._users[key], self._held[key]
 
-    def busy(self) -> int:
+    def clients(self) -> int:
         """Clients with a request holding or waiting for a slot."""
         return len(self._held)

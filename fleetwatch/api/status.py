@@ -26,7 +26,9 @@ from starlette.routing import Route
 from fleetwatch.api.errors import ApiError, BadRequest, Forbidden, NotFound, ServiceUnavailable
 from fleetwatch.api.guard import Guard
 from fleetwatch.api.op5_filter import Filter, FilterError, parse_filter
+from fleetwatch.api.query_slots import QuerySlots, SlotTimeout
 from fleetwatch.api.shapes import handler, op5_error
+from fleetwatch.auth.authenticator import Principal
 from fleetwatch.auth.permissions import HOST_VIEW_ALL, SERVICE_VIEW_ALL
 from fleetwatch.store import Store, StoreError
 from fleetwatch.store.checks import CheckObject, ObjectKind
@@ -114,10 +116,17 @@ def nested(row: dict[str, Any], columns: list[str] | None = None) -> dict[str, A
 
 
 class Status:
-    def __init__(self, guard: Guard, store: Store, time_limit: float = 10.0) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        store: Store,
+        time_limit: float = 10.0,
+        slots: QuerySlots | None = None,
+    ) -> None:
         self.guard = guard
         self.store = store
         self.time_limit = time_limit
+        self.slots = slots or QuerySlots(1)
 
     async def host(self, request: Request) -> Response:
         await self.guard.require(request, HOST_VIEW_ALL)
@@ -137,7 +146,7 @@ class Status:
             raise NotFound(f"service {service!r} on host {host!r} does not exist")
         return JSONResponse(nested(object_row(obj)))
 
-    async def _parsed(self, request: Request) -> Filter:
+    async def _parsed(self, request: Request) -> tuple[Filter, Principal]:
         principal = await self.guard.principal(request)
         query = request.query_params.get("query")
         if not query:
@@ -148,9 +157,9 @@ class Status:
             raise BadRequest(f"filter not understood: {exc}") from None
         if not principal.can(VIEW[parsed.table]):
             raise Forbidden(VIEW[parsed.table])
-        return parsed
+        return parsed, principal
 
-    async def _rows(self, parsed: Filter) -> list[dict[str, Any]]:
+    async def _rows(self, parsed: Filter, principal: Principal) -> list[dict[str, Any]]:
         """Every matching row: SQL narrows (or decides), the predicate decides the rest."""
         objects = await self.store.select_check_objects(_KIND[parsed.table], parsed.where)
         if parsed.exact:
@@ -158,13 +167,17 @@ class Status:
         # Up to 100 comparisons per object, over every object SQL could not rule out: done in
         # a thread, under the query time limit, so the event loop keeps answering others.
         deadline = time.monotonic() + self.time_limit
-        found = await asyncio.to_thread(_matching, objects, parsed, deadline)
+        try:
+            async with self.slots.hold(principal, self.time_limit):
+                found = await asyncio.to_thread(_matching, objects, parsed, deadline)
+        except SlotTimeout:
+            found = None
         if found is None:
             raise ServiceUnavailable(f"the filter ran past {self.time_limit:g} s; narrow it")
         return found
 
     async def query(self, request: Request) -> Response:
-        parsed = await self._parsed(request)
+        parsed, principal = await self._parsed(request)
         table = parsed.table
         params = request.query_params
         columns = _columns(params.get("columns"), table)
@@ -178,18 +191,18 @@ class Status:
                 _KIND[table], parsed.where, order=sql_order, limit=limit, offset=offset
             )
             return JSONResponse([nested(object_row(obj), columns) for obj in objects])
-        rows = await self._rows(parsed)
+        rows = await self._rows(parsed, principal)
         for key, descending in reversed(order):
             rows.sort(key=_by(key), reverse=descending)
         return JSONResponse([nested(row, columns) for row in rows[offset : offset + limit]])
 
     async def count(self, request: Request) -> Response:
-        parsed = await self._parsed(request)
+        parsed, principal = await self._parsed(request)
         if parsed.exact:
             return JSONResponse(
                 {"count": await self.store.count_check_objects(_KIND[parsed.table], parsed.where)}
             )
-        return JSONResponse({"count": len(await self._rows(parsed))})
+        return JSONResponse({"count": len(await self._rows(parsed, principal))})
 
 
 _KIND: dict[str, ObjectKind] = {"hosts": "host", "services": "service"}
@@ -263,10 +276,12 @@ def status_app(guard: Guard, store: Store) -> Starlette:
     ])  # fmt: skip
 
 
-def filter_app(guard: Guard, store: Store, time_limit: float = 10.0) -> Starlette:
+def filter_app(
+    guard: Guard, store: Store, time_limit: float = 10.0, slots: QuerySlots | None = None
+) -> Starlette:
     """``/api/filter``, to be mounted at ``{prefix}/api/filter``; a filter's Python part stops
     after ``time_limit`` seconds (503)."""
-    api = Status(guard, store, time_limit)
+    api = Status(guard, store, time_limit, slots)
     return _family([
         Route("/query", api.query, methods=["GET"]),
         Route("/count", api.count, methods=["GET"]),
