@@ -47,7 +47,7 @@ test: $(VENV)/.test-deps $(WEB_ASSETS) lint
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_prometheus.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 # Schemathesis against the hub's /openapi.json on SQLite and PostgreSQL, every phase and 200
 # examples per operation (make test runs the same test with a small fixed budget).
