@@ -211,28 +211,49 @@ class Hub:
         """Open the store and attach the alert engine of the hub's own machine."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
-        system = await self._own_system()
-        if self.recorder is not None:
-            self.recorder.system_id = system.id
-        self.alerts = AlertService(AlertEngine(), self.store, system.id)
-        await self.alerts.restore()
-        self.live.evaluator = self.alerts.evaluate
-        if self.checks is not None:
-            await self.checks.prepare()
-            await apply_declared(self.store, self.config.check_objects)
-        if self.notify is not None:
-            await self.notify.prepare(self.config)
+        # First-run seeding (the hub's own system, the checks' system, declared objects, the
+        # configured channels) one hub at a time: hubs started together on a fresh PostgreSQL
+        # database would otherwise insert the same rows. A no-op on SQLite.
+        async with self.store.exclusive("seeding"):
+            system = await self._own_system()
+            if self.recorder is not None:
+                self.recorder.system_id = system.id
+            self.alerts = AlertService(AlertEngine(), self.store, system.id)
+            await self.alerts.restore()
+            self.live.evaluator = self.alerts.evaluate
+            if self.checks is not None:
+                await self.checks.prepare()
+                await apply_declared(self.store, self.config.check_objects)
+            if self.notify is not None:
+                await self.notify.prepare(self.config)
 
     async def _own_system(self) -> SystemRecord:
-        """The hub's machine as a system of its own (source ``local``), named by host name."""
+        """The hub's machine as a system of its own (source ``local``).
+
+        ``server.system_name`` names it; by default the host name (``hub-<host>`` when a
+        pushed system has that name), as a single hub always did. A hub holds its name's lock
+        while it runs (PostgreSQL; SQLite has one hub per file), so a second hub on the same
+        host and database, finding the host name held, is ``<host>-<port>`` instead of sharing
+        the first one's system (its snapshots and events stored twice).
+        """
         hostname = socket.gethostname()
-        for name in (hostname, f"hub-{hostname}"):
-            found = await self.store.get_system(name)
-            if found is None:
+        configured = str(self.config.get("server", "system_name")).strip()
+        bases = [configured] if configured else [hostname, f"{hostname}-{self.config.port}"]
+        tried = []
+        for base in bases:
+            for name in (base, f"hub-{base}"):
+                found = await self.store.get_system(name)
+                if found is not None and found.source != "local":
+                    tried.append(f"{name} (a {found.source} system)")
+                    continue  # a pushed system has the name
+                if not await self.store.hold_lock(f"local-system:{name}"):
+                    tried.append(f"{name} (another running hub's)")
+                    break  # hub-<name> would be confusing: try the next base
+                if found is not None:
+                    return found
                 return await self.store.add_system(name, hostname=hostname, source="local")
-            if found.source == "local":
-                return found
-        raise RuntimeError(f"systems {hostname} and hub-{hostname} exist and are not local")
+        raise ConfigError(f"no name for this hub's own system: {', '.join(tried)}; set "
+                          "server.system_name")  # fmt: skip
 
     async def clear_events(self, warning_only: bool) -> int:
         if self.alerts is None:
@@ -286,6 +307,8 @@ class Hub:
                 await alerts.flush()
         if self.last_seen is not None:
             await self.last_seen.flush()
+        if self.staleness is not None:
+            await self.staleness.flush()
         if self.notify is not None:
             await self.notify.senders.close()
         await self.store.close()
@@ -329,8 +352,18 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         history_size=int(config.get("collector", "history_size")),
     )
     rollup_days = {MINUTE: kept.minute_days, HOUR: kept.hour_days}
-    retention = RetentionJob(store, kept.raw_days, rollup_days=rollup_days)
-    downsample = DownsampleJob(store, live.specs, first_days=kept.minute_days)
+    retention = RetentionJob(
+        store,
+        kept.raw_days,
+        rollup_days=rollup_days,
+        every=float(config.get("storage", "retention_every_seconds")),
+    )
+    downsample = DownsampleJob(
+        store,
+        live.specs,
+        first_days=kept.minute_days,
+        every=float(config.get("storage", "rollup_every_seconds")),
+    )
     recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
     checks.listeners.append(bus.publish)
