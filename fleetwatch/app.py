@@ -234,11 +234,21 @@ class Hub:
         pushed system has that name), as a single hub always did. A hub holds its name's lock
         while it runs (PostgreSQL; SQLite has one hub per file), so a second hub on the same
         host and database, finding the host name held, is ``<host>-<port>`` instead of sharing
-        the first one's system (its snapshots and events stored twice).
+        the first one's system (its snapshots and events stored twice); ``<host>-2``... on a
+        port the system picks (``--port 0``).
         """
         hostname = socket.gethostname()
         configured = str(self.config.get("server", "system_name")).strip()
-        bases = [configured] if configured else [hostname, f"{hostname}-{self.config.port}"]
+        port = self.config.port
+        # A port chosen by the system (0) is not known yet, nor the same next time: numbered.
+        numbered = [f"{hostname}-{n}" for n in range(2, 10)]
+        bases = (
+            [configured]
+            if configured
+            else [hostname, f"{hostname}-{port}"]
+            if port
+            else [hostname, *numbered]
+        )
         tried = []
         for base in bases:
             for name in (base, f"hub-{base}"):
@@ -249,6 +259,7 @@ class Hub:
                 if not await self.store.hold_lock(f"local-system:{name}"):
                     tried.append(f"{name} (another running hub's)")
                     break  # hub-<name> would be confusing: try the next base
+                log.info("this hub's own machine is the system %s", name)
                 if found is not None:
                     return found
                 return await self.store.add_system(name, hostname=hostname, source="local")
