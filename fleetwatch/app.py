@@ -51,6 +51,7 @@ from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Authenticator
 from fleetwatch.auth.permissions import API_COMMAND, CLEAR_EVENTS, VIEW_STATISTICS
 from fleetwatch.auth.ratelimit import CredentialLimiter
+from fleetwatch.auth.shared_limits import SharedLimits
 from fleetwatch.collect.base import Collector
 from fleetwatch.collect.live import LiveStats
 from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
@@ -297,6 +298,10 @@ class Hub:
                 asyncio.create_task(self.freshness.run(self._stop), name="freshness")
             )
         self._tasks.append(asyncio.create_task(self.auth.watch(self._stop), name="auth-watch"))
+        if self.auth.shared is not None:
+            self._tasks.append(
+                asyncio.create_task(self.auth.shared.run(self._stop), name="auth-shared")
+            )
         if self.metrics is not None:
             self._tasks.append(asyncio.create_task(self.metrics.run(self._stop), name="metrics"))
         if self.notify is not None:
@@ -580,13 +585,16 @@ def build_authenticator(config: Config, store: Store) -> Authenticator:
         int(config.get("auth", "max_failures")),
         float(config.get("auth", "failure_window_seconds")),
     )
-    return Authenticator(
+    auth = Authenticator(
         store,
         cache_seconds=float(config.get("auth", "cache_seconds")),
         system_cache_seconds=float(config.get("auth", "system_cache_seconds")),
         login_token_seconds=float(config.get("auth", "login_token_days")) * 86400,
         limiter=limiter,
     )
+    if store.dialect == "postgres":  # other hubs may share the database: and the failures
+        auth.shared = SharedLimits(store, limiter)
+    return auth
 
 
 def _args(config: Config) -> dict[str, Any]:

@@ -76,8 +76,8 @@ class HubStore(Protocol):
 
     # -- failed logins
 
-    async def add_auth_marks(self, marks: Sequence[tuple[str, str, float, bool]]) -> None:
-        """``(credential, address, at, succeeded)`` rows."""
+    async def add_auth_marks(self, marks: Sequence[tuple[str, str, float, bool]]) -> list[int]:
+        """``(credential, address, at, succeeded)`` rows; their ids."""
 
     async def auth_marks_after(self, after_id: int, since: float, limit: int) -> list[AuthMark]:
         """Rows with id > ``after_id`` at or after ``since``, oldest first."""

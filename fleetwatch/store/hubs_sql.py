@@ -138,10 +138,8 @@ class HubSQL(IdentitySQL):
     async def bump_counter(self, name: str) -> None:
         await self._change(_BUMP, (name,))
 
-    async def add_auth_marks(self, marks: Sequence[tuple[str, str, float, bool]]) -> None:
-        sql = self._sql(_MARK)
-        for future in self._queue_all([Statement(sql, mark) for mark in marks]):
-            await future
+    async def add_auth_marks(self, marks: Sequence[tuple[str, str, float, bool]]) -> list[int]:
+        return [await self._insert(_MARK, mark) for mark in marks]
 
     async def auth_marks_after(self, after_id: int, since: float, limit: int) -> list[AuthMark]:
         rows = await self._select(_MARKS, (after_id, since, limit))

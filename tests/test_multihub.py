@@ -1,0 +1,125 @@
+"""Several hubs on one database, in process: two stores on one PostgreSQL database stand for
+two hubs (fleet-wide locks, one STALE per silence, shared failed logins); SQLite keeps its one
+hub per file on the same code."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+
+from fleetwatch.auth.ratelimit import CredentialLimiter
+from fleetwatch.auth.shared_limits import SharedLimits
+from fleetwatch.engine.staleness import StalenessWatcher
+from fleetwatch.store import Store, open_store
+
+pytestmark = pytest.mark.anyio
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def two(postgres_url: str, anyio_backend: str) -> AsyncIterator[tuple[Store, Store]]:
+    a, b = open_store(postgres_url), open_store(postgres_url)
+    await a.open()
+    await b.open()
+    try:
+        yield a, b
+    finally:
+        await a.close()
+        await b.close()
+
+
+@pytest.mark.postgres
+async def test_a_lock_is_one_hubs_until_it_goes(two: tuple[Store, Store]) -> None:
+    a, b = two
+    assert await a.hold_lock("job:x")
+    assert await a.hold_lock("job:x")  # kept
+    assert not await b.hold_lock("job:x")
+    assert await b.hold_lock("job:y")  # locks are apart
+    await a.close()  # as a killed hub's connection: the server frees its locks, at once or so
+    for _ in range(50):
+        if await b.hold_lock("job:x"):
+            break
+        await anyio.sleep(0.02)
+    assert await b.hold_lock("job:x")
+
+
+@pytest.mark.postgres
+async def test_two_hubs_one_stale_event_and_the_same_answer(two: tuple[Store, Store]) -> None:
+    a, b = two
+    system = await a.add_system("nas1")
+    clock = Clock()
+    one = StalenessWatcher(a, minimum=120.0, clock=clock)
+    other = StalenessWatcher(b, minimum=120.0, clock=clock)
+    for t, watcher in ((0.0, one), (60.0, other), (120.0, one), (180.0, other)):
+        await watcher.seen(system.id, clock.now + t)
+        await watcher.flush()
+    [rhythm] = (await b.rhythms([system.id])).values()
+    assert rhythm.intervals == [60.0, 60.0, 60.0]  # one rhythm, whichever hub was pushed to
+    clock.now += 180.0 + 181.0
+    assert await one.job.held()
+    assert not await other.job.held()
+    assert await one.check() == [system.id]
+    assert await one.check() == []
+    await other.refresh()
+    assert one.is_stale(system.id)
+    assert other.is_stale(system.id)
+    # The system comes back through the hub that does not hold the job: ended once, now.
+    await other.seen(system.id, clock.now + 1)
+    assert not other.is_stale(system.id)
+    await one.check()
+    assert not one.is_stale(system.id)
+    [ended] = await a.list_events(system_id=system.id)
+    assert ended.type == "STALE"
+    assert ended.end == clock.now + 1
+
+
+async def test_the_idle_tick_reads_no_system(store: Store) -> None:
+    """Systems well inside their windows are not due: the tick's look-up finds nothing."""
+    clock = Clock()
+    watcher = StalenessWatcher(store, minimum=120.0, clock=clock)
+    for number in range(50):
+        system = await store.add_system(f"s{number}")
+        await watcher.seen(system.id, clock.now)
+    await watcher.flush()
+    assert await store.rhythms_due(clock.now + 60.0, 500) == []
+    assert await watcher.check() == []
+    clock.now += 121.0
+    assert len(await watcher.check()) == 50
+
+
+async def _hub_limits(store: Store) -> tuple[CredentialLimiter, SharedLimits]:
+    limiter = CredentialLimiter(max_failures=4, window_seconds=60.0)
+    return limiter, SharedLimits(store, limiter)
+
+
+@pytest.mark.postgres
+async def test_failed_logins_are_counted_across_hubs(two: tuple[Store, Store]) -> None:
+    a, b = two
+    limiter_a, shared_a = await _hub_limits(a)
+    limiter_b, shared_b = await _hub_limits(b)
+    await shared_b.sync()
+    for _ in range(2):  # two on each hub: four in all, the ceiling
+        limiter_a.fail("user:alice", "192.0.2.1")
+        await shared_a.failed("user:alice", "192.0.2.1")
+    for _ in range(2):
+        assert limiter_b.retry_after("user:alice", "192.0.2.1") == 0
+        limiter_b.fail("user:alice", "192.0.2.1")
+        await shared_b.failed("user:alice", "192.0.2.1")  # and reads a's two
+    assert limiter_b.retry_after("user:alice", "192.0.2.1") > 0
+    await shared_a.sync()
+    assert limiter_a.retry_after("user:alice", "192.0.2.1") > 0
+    assert limiter_a.retry_after("user:bob", "192.0.2.1") == 0
+    # A success on one hub clears the pair's failures on the other too.
+    limiter_b.succeed("user:alice", "192.0.2.1")
+    await shared_b.succeeded("user:alice", "192.0.2.1")
+    await shared_a.sync()
+    assert limiter_a.retry_after("user:alice", "192.0.2.1") == 0
