@@ -4,6 +4,7 @@ hub per file on the same code."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import anyio
@@ -11,6 +12,8 @@ import pytest
 
 from fleetwatch.auth.ratelimit import CredentialLimiter
 from fleetwatch.auth.shared_limits import SharedLimits
+from fleetwatch.engine.checks import EVENTS_SYSTEM
+from fleetwatch.engine.event_stream import EventStreams
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.store import Store, open_store
 
@@ -123,3 +126,27 @@ async def test_failed_logins_are_counted_across_hubs(two: tuple[Store, Store]) -
     await shared_b.succeeded("user:alice", "192.0.2.1")
     await shared_a.sync()
     assert limiter_a.retry_after("user:alice", "192.0.2.1") == 0
+
+
+@pytest.mark.postgres
+async def test_another_hubs_event_reaches_a_live_stream_at_once(two: tuple[Store, Store]) -> None:
+    a, b = two
+    system = await a.add_system("nas1")
+    # Polling every 30 s: only the LISTEN notice can bring the event within the test's second.
+    streams = EventStreams(b, checks_system=EVENTS_SYSTEM, poll_seconds=30.0)
+    await streams.start()
+    stop = asyncio.Event()
+    runner = asyncio.create_task(streams.run(stop))
+    try:
+        stream = await streams.subscribe(None)
+        await asyncio.sleep(0.2)  # the runner is listening
+        watcher = StalenessWatcher(a, minimum=1.0, clock=lambda: 2_000_000.0)
+        await watcher.seen(system.id, 1_000_000.0)
+        assert await watcher.check() == [system.id]
+        with anyio.fail_after(1.0):
+            item = await anext(stream)
+        assert item.event == "stale"
+        await stream.aclose()
+    finally:
+        stop.set()
+        await runner
