@@ -1,0 +1,183 @@
+"""Several hubs on one PostgreSQL database: accepted ``submit_stats``/s with one hub and with two,
+in the same run; and the staleness state's cost with a big fleet (start, idle tick).
+
+Run: ``flock /tmp/fleetwatch-bench.lock .venv/bin/python bench/multihub.py [--rounds 3]
+[--duration 8] [--connections 40] [--systems 10000] [--postgres URL]``
+
+Ingest: two wrk processes (half the connections each) load either the one hub, or one hub each:
+the same harness both ways. Scale: ``--systems`` pushing systems written straight into a scratch
+database (SQLite and PostgreSQL), then the time a hub takes to answer its first request, and the
+staleness watcher's restore and idle tick in process. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+if __package__ in (None, ""):  # executed as a script: make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import _procs, _report, _wrk
+from bench._postgres import scratch_database
+from bench.ingest import BODY, LUA, prepare, wrk_lua
+from fleetwatch.engine.staleness import StalenessWatcher
+from fleetwatch.store import open_store
+from fleetwatch.store.base import Statement
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def start_hubs(url: str, tmp: Path, count: int) -> list[_procs.Server]:
+    hubs = []
+    for n in range(count):
+        port = _procs.free_port()
+        argv = [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port),
+                "--data-dir", str(tmp / f"hub{n}"), "--database", url]  # fmt: skip
+        hubs.append(_procs.spawn(f"hub{n}", argv, port=port, log_path=tmp / f"hub{n}.log"))
+    for hub in hubs:
+        _procs.wait_ready(hub)
+    return hubs
+
+
+def load(bases: list[str], auth: str, connections: int, duration: float) -> tuple[float, float]:
+    """Two wrk runs at once (on one hub, or one per hub): total accepted/s, worst p99."""
+    script = LUA.format(body=BODY, auth=auth, delay="")
+    targets = [bases[0], bases[0]] if len(bases) == 1 else bases[:2]
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(
+            lambda base: wrk_lua(base + "/api/external/submit_stats", script,
+                                 connections // 2, duration), targets))  # fmt: skip
+    for run in runs:
+        if not run.clean:
+            raise SystemExit(f"{run.non_2xx_3xx} non-2xx answers, {run.socket_errors} errors")
+    return sum(r.requests_per_s for r in runs), max(r.p99_ms for r in runs)
+
+
+def ingest(url: str, args: argparse.Namespace) -> dict[str, float]:
+    out: dict[str, list[float]] = {"one": [], "two": [], "one_p99": [], "two_p99": [],
+                                   "one_hub_cores": [], "two_hub_cores": []}  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        hubs = start_hubs(url, Path(tmp), 2)
+        try:
+            token, _ = prepare(url)
+            auth = _wrk.basic_auth_header(f":{token}").removeprefix("Authorization: ")
+            bases = [f"http://127.0.0.1:{hub.port}" for hub in hubs]
+            for n in range(args.rounds):
+                print(f"ingest round {n + 1}/{args.rounds}", file=sys.stderr)
+                for label, targets in (("one", bases[:1]), ("two", bases)):
+                    before = [_procs.cpu_snapshot(h.proc.pid) for h in hubs]
+                    rate, p99 = load(targets, auth, args.connections, args.duration)
+                    after = [_procs.cpu_snapshot(h.proc.pid) for h in hubs]
+                    used = [_procs.cpu_usage(a, b) for a, b in zip(before, after, strict=True)]
+                    out[label].append(rate)
+                    out[f"{label}_p99"].append(p99)
+                    out[f"{label}_hub_cores"].append(sum(u.server_s / u.wall_s for u in used))
+        finally:
+            for hub in hubs:
+                _procs.stop(hub)
+    return {key: statistics.median(values) for key, values in out.items()}
+
+
+async def seed(url: str, systems: int) -> None:
+    """``systems`` pushing systems, each with a rhythm (10 s, last seen now), in a few writes."""
+    store = open_store(url)
+    await store.open()
+    try:
+        now = time.time()
+        ph = "?" if url.startswith("sqlite") else "%s"
+        add = (f"INSERT INTO systems (name, hostname, source, created_at, last_seen)"
+               f" VALUES ({ph}, {ph}, 'push', {ph}, {ph})")  # fmt: skip
+        for start in range(0, systems, 1000):
+            names = [f"nas{n:05d}" for n in range(start, min(start + 1000, systems))]
+            await asyncio.gather(*(store._write(Statement(add, (name, name, now, now)))  # type: ignore[attr-defined]
+                                   for name in names))  # fmt: skip
+        ids = [s.id for s in await store.list_systems()]
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            for t in (now - 20, now - 10, now):
+                await store.record_seen([(i, t) for i in chunk], 120.0)
+    finally:
+        await store.close()
+
+
+async def tick_cost(url: str) -> tuple[float, float]:
+    """The watcher's restore and the median idle tick (check() with nothing due), in ms."""
+    store = open_store(url)
+    await store.open()
+    try:
+        watcher = StalenessWatcher(store)
+        began = time.perf_counter()
+        await watcher.restore()
+        restore_ms = 1000 * (time.perf_counter() - began)
+        ticks = []
+        for _ in range(50):
+            began = time.perf_counter()
+            await watcher.check()
+            ticks.append(1000 * (time.perf_counter() - began))
+        return restore_ms, statistics.median(ticks)
+    finally:
+        await store.close()
+
+
+def scale(url: str, args: argparse.Namespace) -> dict[str, float]:
+    asyncio.run(seed(url, args.systems))
+    restore_ms, tick_ms = asyncio.run(tick_cost(url))
+    with tempfile.TemporaryDirectory() as tmp:
+        starts = []
+        for _ in range(args.rounds):
+            [hub] = start_hubs(url, Path(tmp), 1)
+            starts.append(time.monotonic() - hub.spawned_at)
+            _procs.stop(hub)
+    return {"restore_ms": restore_ms, "tick_ms": tick_ms, "first_answer_s": min(starts),
+            "first_answer_s_median": statistics.median(starts)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--systems", type=int, default=10_000)
+    parser.add_argument("--parts", default="ingest,scale")
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    _wrk.ensure_wrk()
+    results: dict[str, object] = {}
+    if "ingest" in args.parts:
+        with scratch_database(args.postgres, prefix="fw_multihub_bench") as url:
+            r = ingest(url, args)
+        results["ingest"] = r
+        print(f"\nsubmit_stats on one PostgreSQL, medians of {args.rounds} rounds of "
+              f"{args.duration:g} s, {args.connections} connections:\n")  # fmt: skip
+        print(_report.markdown_table(
+            ["hubs", "accepted/s", "p99", "hub cores"],
+            [["1", f"{r['one']:,.0f}", f"{r['one_p99']:.1f} ms", f"{r['one_hub_cores']:.2f}"],
+             ["2", f"{r['two']:,.0f}", f"{r['two_p99']:.1f} ms", f"{r['two_hub_cores']:.2f}"]],
+            "lrrr"))  # fmt: skip
+        print(f"\ntwo hubs / one hub: {r['two'] / r['one']:.2f}x")
+    if "scale" in args.parts:
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            sqlite = scale(f"sqlite:///{Path(tmp) / 'fw.sqlite3'}", args)
+        with scratch_database(args.postgres, prefix="fw_multihub_bench") as url:
+            postgres = scale(url, args)
+        results["scale"] = {"sqlite": sqlite, "postgres": postgres}
+        for label, r in (("SQLite", sqlite), ("PostgreSQL", postgres)):
+            rows.append([label, f"{r['first_answer_s']:.2f} s ({r['first_answer_s_median']:.2f})",
+                         f"{r['restore_ms']:.1f} ms", f"{r['tick_ms']:.2f} ms"])  # fmt: skip
+        print(f"\n{args.systems:,} pushing systems:\n")
+        print(_report.markdown_table(
+            ["backend", "first answer after start (median)", "staleness restore", "idle tick"],
+            rows, "lrrr"))  # fmt: skip
+    _report.write_results("multihub", {"args": vars(args), "results": results})
+
+
+if __name__ == "__main__":
+    main()
