@@ -24,6 +24,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # executed as a script: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import psycopg
+
 from bench import _procs, _report, _wrk
 from bench._postgres import scratch_database
 from bench.ingest import BODY, LUA, prepare, wrk_lua
@@ -61,8 +63,11 @@ def load(bases: list[str], auth: str, connections: int, duration: float) -> tupl
 
 
 def ingest(url: str, args: argparse.Namespace) -> dict[str, float]:
-    out: dict[str, list[float]] = {"one": [], "two": [], "one_p99": [], "two_p99": [],
-                                   "one_hub_cores": [], "two_hub_cores": []}  # fmt: skip
+    out: dict[str, list[float]] = {
+        f"{label}{part}": [] for label in ("one", "two")
+        for part in ("", "_p99", "_hub_cores", "_busy_cores", "_wrk_cores", "_pg_cores")
+    }  # fmt: skip
+    postmaster = postmaster_pid(url)
     with tempfile.TemporaryDirectory() as tmp:
         hubs = start_hubs(url, Path(tmp), 2)
         try:
@@ -73,16 +78,34 @@ def ingest(url: str, args: argparse.Namespace) -> dict[str, float]:
                 print(f"ingest round {n + 1}/{args.rounds}", file=sys.stderr)
                 for label, targets in (("one", bases[:1]), ("two", bases)):
                     before = [_procs.cpu_snapshot(h.proc.pid) for h in hubs]
+                    pg_before = _procs.cpu_snapshot(postmaster) if postmaster else before[0]
                     rate, p99 = load(targets, auth, args.connections, args.duration)
                     after = [_procs.cpu_snapshot(h.proc.pid) for h in hubs]
                     used = [_procs.cpu_usage(a, b) for a, b in zip(before, after, strict=True)]
                     out[label].append(rate)
                     out[f"{label}_p99"].append(p99)
                     out[f"{label}_hub_cores"].append(sum(u.server_s / u.wall_s for u in used))
+                    out[f"{label}_busy_cores"].append(used[0].system_busy_s / used[0].wall_s)
+                    out[f"{label}_wrk_cores"].append(used[0].harness_s / used[0].wall_s)
+                    if postmaster:
+                        out[f"{label}_pg_cores"].append(
+                            _procs.cpu_usage(pg_before, _procs.cpu_snapshot(postmaster)).server_s
+                            / used[0].wall_s
+                        )
         finally:
             for hub in hubs:
                 _procs.stop(hub)
-    return {key: statistics.median(values) for key, values in out.items()}
+    return {key: statistics.median(values) for key, values in out.items() if values}
+
+
+def postmaster_pid(url: str) -> int | None:
+    """The PostgreSQL server's pid (its backends are its children), if it is on this machine."""
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SHOW data_directory").fetchone()
+        return int((Path(row[0]) / "postmaster.pid").read_text().split()[0]) if row else None
+    except (psycopg.Error, OSError, ValueError):
+        return None
 
 
 async def seed(url: str, systems: int) -> None:
@@ -126,17 +149,24 @@ async def tick_cost(url: str) -> tuple[float, float]:
         await store.close()
 
 
-def scale(url: str, args: argparse.Namespace) -> dict[str, float]:
-    asyncio.run(seed(url, args.systems))
-    restore_ms, tick_ms = asyncio.run(tick_cost(url))
+def first_answers(url: str, rounds: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         starts = []
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             [hub] = start_hubs(url, Path(tmp), 1)
             starts.append(time.monotonic() - hub.spawned_at)
             _procs.stop(hub)
+    return starts
+
+
+def scale(url: str, args: argparse.Namespace) -> dict[str, float]:
+    empty = first_answers(url, args.rounds)  # the same machine's load, no fleet
+    asyncio.run(seed(url, args.systems))
+    restore_ms, tick_ms = asyncio.run(tick_cost(url))
+    starts = first_answers(url, args.rounds)
     return {"restore_ms": restore_ms, "tick_ms": tick_ms, "first_answer_s": min(starts),
-            "first_answer_s_median": statistics.median(starts)}  # fmt: skip
+            "first_answer_s_median": statistics.median(starts),
+            "empty_first_answer_s_median": statistics.median(empty)}  # fmt: skip
 
 
 def main() -> None:
@@ -157,10 +187,11 @@ def main() -> None:
         print(f"\nsubmit_stats on one PostgreSQL, medians of {args.rounds} rounds of "
               f"{args.duration:g} s, {args.connections} connections:\n")  # fmt: skip
         print(_report.markdown_table(
-            ["hubs", "accepted/s", "p99", "hub cores"],
-            [["1", f"{r['one']:,.0f}", f"{r['one_p99']:.1f} ms", f"{r['one_hub_cores']:.2f}"],
-             ["2", f"{r['two']:,.0f}", f"{r['two_p99']:.1f} ms", f"{r['two_hub_cores']:.2f}"]],
-            "lrrr"))  # fmt: skip
+            ["hubs", "accepted/s", "p99", "cores: hubs", "PostgreSQL", "wrk", "machine busy"],
+            [[n, f"{r[k]:,.0f}", f"{r[k + '_p99']:.1f} ms", f"{r[k + '_hub_cores']:.2f}",
+              f"{r.get(k + '_pg_cores', float('nan')):.2f}", f"{r[k + '_wrk_cores']:.2f}",
+              f"{r[k + '_busy_cores']:.2f} of 2"] for n, k in (("1", "one"), ("2", "two"))],
+            "lrrrrrr"))  # fmt: skip
         print(f"\ntwo hubs / one hub: {r['two'] / r['one']:.2f}x")
     if "scale" in args.parts:
         rows = []
@@ -170,12 +201,13 @@ def main() -> None:
             postgres = scale(url, args)
         results["scale"] = {"sqlite": sqlite, "postgres": postgres}
         for label, r in (("SQLite", sqlite), ("PostgreSQL", postgres)):
-            rows.append([label, f"{r['first_answer_s']:.2f} s ({r['first_answer_s_median']:.2f})",
+            rows.append([label, f"{r['first_answer_s_median']:.2f} s",
+                         f"{r['empty_first_answer_s_median']:.2f} s",
                          f"{r['restore_ms']:.1f} ms", f"{r['tick_ms']:.2f} ms"])  # fmt: skip
         print(f"\n{args.systems:,} pushing systems:\n")
         print(_report.markdown_table(
-            ["backend", "first answer after start (median)", "staleness restore", "idle tick"],
-            rows, "lrrr"))  # fmt: skip
+            ["backend", "first answer after start", "same, empty database", "staleness restore",
+             "idle tick"], rows, "lrrrr"))  # fmt: skip
     _report.write_results("multihub", {"args": vars(args), "results": results})
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from fleetwatch.auth.ratelimit import CredentialLimiter
 from fleetwatch.auth.shared_limits import SharedLimits
-from fleetwatch.engine.checks import EVENTS_SYSTEM
+from fleetwatch.engine.checks import EVENTS_SYSTEM, CheckService
 from fleetwatch.engine.event_stream import EventStreams
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.store import Store, open_store
@@ -150,3 +150,24 @@ async def test_another_hubs_event_reaches_a_live_stream_at_once(two: tuple[Store
     finally:
         stop.set()
         await runner
+
+
+@pytest.mark.postgres
+async def test_a_check_configured_on_one_hub_is_used_by_the_others(
+    two: tuple[Store, Store],
+) -> None:
+    a, b = two
+    clock = Clock()
+    checks_b = CheckService(b, clock=clock)
+    await checks_b.prepare()
+    await a.add_check_object("host", "web1")
+    await a.add_check_object("service", "web1", "backup", freshness_threshold=600.0)
+    await checks_b.process_result("web1", "backup", 0, "OK")  # b now knows the object
+    assert await b.next_due() == clock.now + 600.0
+    # Hub a changes the threshold (the API's configure); b's next result uses it.
+    assert await a.configure_check_object("web1", "backup", freshness_threshold=60.0,
+                                          max_check_attempts=1, stale_state=2,
+                                          stale_output="", notes="")  # fmt: skip
+    clock.now += 5
+    await checks_b.process_result("web1", "backup", 0, "OK")
+    assert await a.next_due() == clock.now + 60.0
