@@ -368,6 +368,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         history_size=int(config.get("collector", "history_size")),
     )
     rollup_days = {MINUTE: kept.minute_days, HOUR: kept.hour_days}
+    for key in ("rollup_every_seconds", "retention_every_seconds"):
+        if not float(config.get("storage", key)) > 0:
+            raise ConfigError(f"storage.{key} must be greater than 0")
     retention = RetentionJob(
         store,
         kept.raw_days,

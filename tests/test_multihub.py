@@ -5,9 +5,12 @@ hub per file on the same code."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
+import psycopg
 import pytest
 
 from fleetwatch.auth.ratelimit import CredentialLimiter
@@ -15,7 +18,9 @@ from fleetwatch.auth.shared_limits import SharedLimits
 from fleetwatch.engine.checks import EVENTS_SYSTEM, CheckService
 from fleetwatch.engine.event_stream import EventStreams
 from fleetwatch.engine.staleness import StalenessWatcher
-from fleetwatch.store import Store, open_store
+from fleetwatch.store import EventRecord, Store, open_store
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "fleetwatch" / "store" / "migrations"
 
 pytestmark = pytest.mark.anyio
 
@@ -171,3 +176,49 @@ async def test_a_check_configured_on_one_hub_is_used_by_the_others(
     clock.now += 5
     await checks_b.process_result("web1", "backup", 0, "OK")
     assert await a.next_due() == clock.now + 60.0
+
+
+async def test_systems_from_before_the_migration_keep_their_rhythm(
+    store: Store, store_url: str
+) -> None:
+    """Migration 0012 makes a row per system that pushed: due at once, its intervals read from
+    its snapshots by the staleness job (not at start), its open STALE event kept."""
+    clock = Clock()
+    hourly = await store.add_system("nas-hourly")
+    silent = await store.add_system("nas-silent")
+    for n in range(4):
+        await store.add_snapshot(hourly.id, clock.now - 3600.0 * (3 - n), {}, {}, "push")
+    await store.touch_system(hourly.id, clock.now, None)
+    await store.touch_system(silent.id, clock.now - 9000.0, None)
+    watcher = StalenessWatcher(store, minimum=120.0, clock=clock)
+    open_stale = await store.save_event(
+        EventRecord(
+            id=None,
+            system_id=silent.id,
+            begin=clock.now - 8000.0,
+            end=-1,
+            state="CRITICAL",
+            type="STALE",
+            value_max=1.0,
+            value_avg=1.0,
+            value_min=1.0,
+            value_sum=1.0,
+            count=1,
+        )
+    )
+    script = (MIGRATIONS / store.dialect / "0012_multihub.sql").read_text()
+    backfill = script[script.index("INSERT INTO system_rhythms") :].split(";")[0]
+    if store.dialect == "sqlite":
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            conn.execute(backfill)
+    else:
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            conn.execute(backfill)
+    await watcher.restore()
+    assert watcher.stale == {silent.id: open_stale}
+    clock.now += 600.0  # 10 minutes: late for a 120 s window, not for an hourly rhythm
+    assert await watcher.check() == []
+    rhythm = (await store.rhythms([hourly.id]))[hourly.id]
+    assert rhythm.intervals == [3600.0, 3600.0, 3600.0]
+    assert rhythm.due_at == clock.now - 600.0 + 3 * 3600.0
+    assert len(await store.list_events(system_id=silent.id)) == 1
