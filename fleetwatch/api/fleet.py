@@ -38,7 +38,10 @@ class Fleet:
         """Every system with its rhythm, staleness and current figures: one store read."""
         out = []
         # The rhythms are the store's (several hubs share them), read with the fleet.
-        rhythms = await self.store.rhythms() if self.staleness else {}
+        rhythms = {}
+        if self.staleness is not None:
+            await self.staleness.flush()  # this hub's submissions of the last moment count
+            rhythms = await self.store.rhythms()
         for row in await self.store.fleet_overview():
             rhythm = rhythms.get(row.id)
             interval = statistics.median(rhythm.intervals) if rhythm and rhythm.intervals else None
