@@ -75,9 +75,16 @@ class PgLocks:
     async def _connection(self) -> psycopg.AsyncConnection[Any]:
         if self._conn is None or self._conn.closed:
             self._held.clear()  # a new session holds nothing
-            self._conn = await psycopg.AsyncConnection.connect(
+            conn = await psycopg.AsyncConnection.connect(
                 self._conninfo, autocommit=True, connect_timeout=self._timeout
             )
+            # A hub's machine lost without closing its connection (power, network): the server
+            # notices within ~15 s instead of the system's two hours, and frees the locks.
+            await conn.execute(
+                "SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2;"
+                " SET tcp_keepalives_count = 4"
+            )
+            self._conn = conn
         return self._conn
 
     async def _drop(self) -> None:
