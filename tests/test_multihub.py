@@ -13,7 +13,11 @@ import anyio
 import psycopg
 import pytest
 
+from fleetwatch.api.errors import Unauthorized
+from fleetwatch.auth.admin import Actor, Admin
+from fleetwatch.auth.authenticator import Authenticator
 from fleetwatch.auth.ratelimit import CredentialLimiter
+from fleetwatch.auth.secrets import PasswordHashing
 from fleetwatch.auth.shared_limits import SharedLimits
 from fleetwatch.engine.checks import EVENTS_SYSTEM, CheckService
 from fleetwatch.engine.event_stream import EventStreams
@@ -222,3 +226,29 @@ async def test_systems_from_before_the_migration_keep_their_rhythm(
     assert rhythm.intervals == [3600.0, 3600.0, 3600.0]
     assert rhythm.due_at == clock.now - 600.0 + 3 * 3600.0
     assert len(await store.list_events(system_id=silent.id)) == 1
+
+
+@pytest.mark.postgres
+async def test_a_sign_in_writes_nothing_for_the_limiter_unless_it_clears_failures(
+    two: tuple[Store, Store],
+) -> None:
+    a, _ = two
+    hashing = PasswordHashing()
+    await Admin(a, hashing).add_user(Actor("t", "127.0.0.1"), "alice", "alice password", [])
+    limiter = CredentialLimiter()
+    auth = Authenticator(a, hashing=hashing, limiter=limiter)
+    auth.shared = SharedLimits(a, limiter)
+
+    async def marks() -> int:
+        rows = await a.select("SELECT count(*) FROM auth_failures", {}, time_limit=5)
+        return int(rows[0][0])
+
+    await auth.login("alice", "alice password", "192.0.2.7")
+    assert await marks() == 0
+    with pytest.raises(Unauthorized):
+        await auth.login("alice", "wrong", "192.0.2.7")
+    assert await marks() == 1
+    await auth.login("alice", "alice password", "192.0.2.7")  # clears the failure, everywhere
+    assert await marks() == 2
+    await auth.login("alice", "alice password", "192.0.2.7")
+    assert await marks() == 2
