@@ -252,3 +252,15 @@ async def test_a_sign_in_writes_nothing_for_the_limiter_unless_it_clears_failure
     assert await marks() == 2
     await auth.login("alice", "alice password", "192.0.2.7")
     assert await marks() == 2
+
+
+async def test_a_stale_system_removed_is_stale_no_more(store: Store) -> None:
+    clock = Clock()
+    system = await store.add_system("gone")
+    watcher = StalenessWatcher(store, minimum=120.0, clock=clock)
+    await watcher.seen(system.id, clock.now)
+    clock.now += 121.0
+    assert await watcher.check() == [system.id]
+    assert await store.remove_system("gone")
+    await watcher.refresh()
+    assert watcher.stale == {}

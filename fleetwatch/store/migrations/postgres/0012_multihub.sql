@@ -28,6 +28,16 @@ CREATE TABLE hub_counters (
 
 INSERT INTO hub_counters (name, value) VALUES ('stale', 0);
 
+-- A stale system removed is one fewer stale: every hub reads the set again.
+CREATE FUNCTION fleetwatch_stale_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE hub_counters SET value = value + 1 WHERE name = 'stale';
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER system_rhythms_stale_removed AFTER DELETE ON system_rhythms
+FOR EACH ROW WHEN (OLD.stale_since IS NOT NULL) EXECUTE FUNCTION fleetwatch_stale_removed();
+
 -- Failed logins (and the successes that clear them), read by every hub's limiter.
 CREATE TABLE auth_failures (
     id bigserial PRIMARY KEY,

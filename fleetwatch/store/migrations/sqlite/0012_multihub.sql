@@ -28,6 +28,13 @@ CREATE TABLE hub_counters (
 
 INSERT INTO hub_counters (name, value) VALUES ('stale', 0);
 
+-- A stale system removed is one fewer stale: every hub reads the set again.
+CREATE TRIGGER system_rhythms_stale_removed AFTER DELETE ON system_rhythms
+WHEN OLD.stale_since IS NOT NULL
+BEGIN
+    UPDATE hub_counters SET value = value + 1 WHERE name = 'stale';
+END;
+
 -- Failed logins (and the successes that clear them), read by every hub's limiter.
 CREATE TABLE auth_failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
