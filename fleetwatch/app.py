@@ -241,15 +241,12 @@ class Hub:
         hostname = socket.gethostname()
         configured = str(self.config.get("server", "system_name")).strip()
         port = self.config.port
-        # A port chosen by the system (0) is not known yet, nor the same next time: numbered.
-        numbered = [f"{hostname}-{n}" for n in range(2, 10)]
-        bases = (
-            [configured]
-            if configured
-            else [hostname, f"{hostname}-{port}"]
-            if port
-            else [hostname, *numbered]
-        )
+        if configured:
+            bases = [configured]
+        elif port:
+            bases = [hostname, f"{hostname}-{port}"]
+        else:  # a port the system picks is not known yet, nor the same next time: numbered
+            bases = [hostname, *(f"{hostname}-{n}" for n in range(2, 10))]
         tried = []
         for base in bases:
             for name in (base, f"hub-{base}"):
