@@ -51,6 +51,7 @@ from fleetwatch.auth.admin import Admin
 from fleetwatch.auth.authenticator import Authenticator
 from fleetwatch.auth.permissions import API_COMMAND, CLEAR_EVENTS, VIEW_STATISTICS
 from fleetwatch.auth.ratelimit import CredentialLimiter
+from fleetwatch.auth.shared_limits import SharedLimits
 from fleetwatch.collect.base import Collector
 from fleetwatch.collect.live import LiveStats
 from fleetwatch.collect.registry import PLUGIN_NAMES, build_collectors
@@ -211,28 +212,57 @@ class Hub:
         """Open the store and attach the alert engine of the hub's own machine."""
         self.config.data_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
-        system = await self._own_system()
-        if self.recorder is not None:
-            self.recorder.system_id = system.id
-        self.alerts = AlertService(AlertEngine(), self.store, system.id)
-        await self.alerts.restore()
-        self.live.evaluator = self.alerts.evaluate
-        if self.checks is not None:
-            await self.checks.prepare()
-            await apply_declared(self.store, self.config.check_objects)
-        if self.notify is not None:
-            await self.notify.prepare(self.config)
+        # First-run seeding (the hub's own system, the checks' system, declared objects, the
+        # configured channels) one hub at a time: hubs started together on a fresh PostgreSQL
+        # database would otherwise insert the same rows. A no-op on SQLite.
+        async with self.store.exclusive("seeding"):
+            system = await self._own_system()
+            if self.recorder is not None:
+                self.recorder.system_id = system.id
+            self.alerts = AlertService(AlertEngine(), self.store, system.id)
+            await self.alerts.restore()
+            self.live.evaluator = self.alerts.evaluate
+            if self.checks is not None:
+                await self.checks.prepare()
+                await apply_declared(self.store, self.config.check_objects)
+            if self.notify is not None:
+                await self.notify.prepare(self.config)
 
     async def _own_system(self) -> SystemRecord:
-        """The hub's machine as a system of its own (source ``local``), named by host name."""
+        """The hub's machine as a system of its own (source ``local``).
+
+        ``server.system_name`` names it; by default the host name (``hub-<host>`` when a
+        pushed system has that name), as a single hub always did. A hub holds its name's lock
+        while it runs (PostgreSQL; SQLite has one hub per file), so a second hub on the same
+        host and database, finding the host name held, is ``<host>-<port>`` instead of sharing
+        the first one's system (its snapshots and events stored twice); ``<host>-2``... on a
+        port the system picks (``--port 0``).
+        """
         hostname = socket.gethostname()
-        for name in (hostname, f"hub-{hostname}"):
-            found = await self.store.get_system(name)
-            if found is None:
+        configured = str(self.config.get("server", "system_name")).strip()
+        port = self.config.port
+        if configured:
+            bases = [configured]
+        elif port:
+            bases = [hostname, f"{hostname}-{port}"]
+        else:  # a port the system picks is not known yet, nor the same next time: numbered
+            bases = [hostname, *(f"{hostname}-{n}" for n in range(2, 10))]
+        tried = []
+        for base in bases:
+            for name in (base, f"hub-{base}"):
+                found = await self.store.get_system(name)
+                if found is not None and found.source != "local":
+                    tried.append(f"{name} (a {found.source} system)")
+                    continue  # a pushed system has the name
+                if not await self.store.hold_lock(f"local-system:{name}"):
+                    tried.append(f"{name} (another running hub's)")
+                    break  # hub-<name> would be confusing: try the next base
+                log.info("this hub's own machine is the system %s", name)
+                if found is not None:
+                    return found
                 return await self.store.add_system(name, hostname=hostname, source="local")
-            if found.source == "local":
-                return found
-        raise RuntimeError(f"systems {hostname} and hub-{hostname} exist and are not local")
+        raise ConfigError(f"no name for this hub's own system: {', '.join(tried)}; set "
+                          "server.system_name")  # fmt: skip
 
     async def clear_events(self, warning_only: bool) -> int:
         if self.alerts is None:
@@ -265,6 +295,10 @@ class Hub:
                 asyncio.create_task(self.freshness.run(self._stop), name="freshness")
             )
         self._tasks.append(asyncio.create_task(self.auth.watch(self._stop), name="auth-watch"))
+        if self.auth.shared is not None:
+            self._tasks.append(
+                asyncio.create_task(self.auth.shared.run(self._stop), name="auth-shared")
+            )
         if self.metrics is not None:
             self._tasks.append(asyncio.create_task(self.metrics.run(self._stop), name="metrics"))
         if self.notify is not None:
@@ -286,6 +320,8 @@ class Hub:
                 await alerts.flush()
         if self.last_seen is not None:
             await self.last_seen.flush()
+        if self.staleness is not None:
+            await self.staleness.flush()
         if self.notify is not None:
             await self.notify.senders.close()
         await self.store.close()
@@ -329,8 +365,21 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         history_size=int(config.get("collector", "history_size")),
     )
     rollup_days = {MINUTE: kept.minute_days, HOUR: kept.hour_days}
-    retention = RetentionJob(store, kept.raw_days, rollup_days=rollup_days)
-    downsample = DownsampleJob(store, live.specs, first_days=kept.minute_days)
+    for key in ("rollup_every_seconds", "retention_every_seconds"):
+        if not float(config.get("storage", key)) > 0:
+            raise ConfigError(f"storage.{key} must be greater than 0")
+    retention = RetentionJob(
+        store,
+        kept.raw_days,
+        rollup_days=rollup_days,
+        every=float(config.get("storage", "retention_every_seconds")),
+    )
+    downsample = DownsampleJob(
+        store,
+        live.specs,
+        first_days=kept.minute_days,
+        every=float(config.get("storage", "rollup_every_seconds")),
+    )
     recorder = LocalRecorder(store, live.latest, float(config.get("collector", "store_interval")))
     checks = CheckService(store, auto_create=bool(config.get("checks", "auto_create")))
     checks.listeners.append(bus.publish)
@@ -536,13 +585,16 @@ def build_authenticator(config: Config, store: Store) -> Authenticator:
         int(config.get("auth", "max_failures")),
         float(config.get("auth", "failure_window_seconds")),
     )
-    return Authenticator(
+    auth = Authenticator(
         store,
         cache_seconds=float(config.get("auth", "cache_seconds")),
         system_cache_seconds=float(config.get("auth", "system_cache_seconds")),
         login_token_seconds=float(config.get("auth", "login_token_days")) * 86400,
         limiter=limiter,
     )
+    if store.dialect == "postgres":  # other hubs may share the database: and the failures
+        auth.shared = SharedLimits(store, limiter)
+    return auth
 
 
 def _args(config: Config) -> dict[str, Any]:

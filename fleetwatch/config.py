@@ -138,6 +138,14 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds between two updates of an open console page (one request each)."),
     Setting("console", "stale_minimum_seconds", float, 120.0,
             "A pushing system is stale after 3 x its interval, and never sooner than this."),
+    # Several hubs on one PostgreSQL database (README: "Several hubs on one PostgreSQL").
+    Setting("server", "system_name", str, "",
+            "The hub's own machine's system name; empty: its host name, or host-port when "
+            "another live hub on the database holds that name."),
+    Setting("storage", "rollup_every_seconds", float, 60.0,
+            "Seconds between two roll-up passes (the hub holding the roll-up job)."),
+    Setting("storage", "retention_every_seconds", float, 3600.0,
+            "Seconds between two retention passes (the hub holding the retention job)."),
 )  # fmt: skip
 
 SETTINGS_BY_NAME = {(s.section, s.key): s for s in SETTINGS}

@@ -38,10 +38,13 @@ async def test_a_silent_system_goes_stale_and_comes_back(store: Store) -> None:
 
     # A restart remembers the open event and the rhythm.
     again = StalenessWatcher(store, minimum=120.0, clock=clock)
-    await store.touch_system(system.id, start + 180.0, "nas1")
     await again.restore()
-    assert again.window(again.systems[system.id]) == 180.0
+    assert again.is_stale(system.id)
+    rhythm = (await store.rhythms([system.id]))[system.id]
+    assert again.window(rhythm.intervals) == 180.0
     await again.seen(system.id, clock.now + 5)
+    assert await again.check() == []  # its return ends the event
+    assert not again.is_stale(system.id)
     [ended] = await store.list_events(system_id=system.id)
     assert ended.id == stale.id
     assert ended.end == clock.now + 5
@@ -54,4 +57,7 @@ async def test_the_window_is_at_least_the_minimum(store: Store) -> None:
     watcher = StalenessWatcher(store, minimum=120.0, clock=clock)
     for t in (0.0, 1.0, 2.0):
         await watcher.seen(system.id, clock.now + t)
-    assert watcher.window(watcher.systems[system.id]) == 120.0
+    await watcher.flush()
+    rhythm = (await store.rhythms([system.id]))[system.id]
+    assert rhythm.intervals == [1.0, 1.0]
+    assert watcher.window(rhythm.intervals) == 120.0

@@ -30,16 +30,20 @@ class Fleet:
 
     def status(self, row: FleetRow) -> str:
         """``up``, ``stale`` (past its window: the staleness watcher says) or ``never seen``."""
-        rhythm = self.staleness.systems.get(row.id) if self.staleness else None
-        if rhythm is not None and rhythm.stale is not None:
+        if self.staleness is not None and self.staleness.is_stale(row.id):
             return "stale"
         return "up" if row.last_seen is not None else "never seen"
 
     async def overview(self) -> list[tuple[FleetRow, dict[str, Any]]]:
         """Every system with its rhythm, staleness and current figures: one store read."""
         out = []
+        # The rhythms are the store's (several hubs share them), read with the fleet.
+        rhythms = {}
+        if self.staleness is not None:
+            await self.staleness.flush()  # this hub's submissions of the last moment count
+            rhythms = await self.store.rhythms()
         for row in await self.store.fleet_overview():
-            rhythm = self.staleness.systems.get(row.id) if self.staleness else None
+            rhythm = rhythms.get(row.id)
             interval = statistics.median(rhythm.intervals) if rhythm and rhythm.intervals else None
             summary = row.summary
             info = {
@@ -50,7 +54,7 @@ class Fleet:
                 "last_seen": iso_utc(row.last_seen),
                 "last_seen_epoch": row.last_seen,
                 "interval": interval,
-                "stale": bool(rhythm is not None and rhythm.stale is not None),
+                "stale": bool(self.staleness and self.staleness.is_stale(row.id)),
                 "version": summary.get("agent_version"),
                 "open_events": row.open_events,
                 "current": {key: summary.get(key) for key in SUMMARY_FIGURES},

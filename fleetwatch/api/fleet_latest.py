@@ -58,13 +58,13 @@ class FleetLatest:
                 out.append(SystemView(system.name, system.hostname or "", True, time.time(),
                                       local_stats, local=True))  # fmt: skip
                 continue
-            rhythm = self.staleness.systems.get(system.id) if self.staleness else None
+            stale = self.staleness is not None and self.staleness.is_stale(system.id)
             stats = await self.stats(system.id, system.last_seen)
             # The store's last_seen is written a moment after the snapshot (LastSeen): a
             # submission held here already counts.
             held = self._stats.get(system.id)
             seen = max(system.last_seen or 0.0, held[0] if held else 0.0) or None
-            up = seen is not None and (rhythm is None or rhythm.stale is None)
+            up = seen is not None and not stale
             out.append(SystemView(system.name, _hostname(system, stats), up, seen, stats))
         return out
 

@@ -85,7 +85,7 @@ class HubStatistics:
         since = f"{now - 60.0:.3f}"  # our own number, so no parameter style to choose
         stale = 0
         if self.staleness is not None:
-            stale = sum(1 for r in self.staleness.systems.values() if r.stale is not None)
+            stale = len(self.staleness.stale)
         return {
             "version": __version__,
             "startedAt": iso_utc(self.started),

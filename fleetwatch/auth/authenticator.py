@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fleetwatch.api.errors import TooManyRequests, Unauthorized
 from fleetwatch.auth.credentials import (
@@ -39,6 +39,9 @@ from fleetwatch.auth.secrets import (
     new_token,
 )
 from fleetwatch.store import Store, StoreError, UserRecord
+
+if TYPE_CHECKING:
+    from fleetwatch.auth.shared_limits import SharedLimits
 
 __all__ = ["ANONYMOUS", "Authenticator", "Principal"]
 
@@ -86,6 +89,8 @@ class Authenticator:
         self.system_cache_seconds = system_cache_seconds
         self.login_token_seconds = login_token_seconds
         self.limiter = limiter or CredentialLimiter()
+        # Hubs sharing a PostgreSQL database share their failures too (None: this hub alone).
+        self.shared: SharedLimits | None = None
         self._clock = clock
         self._max_cached = max_cached
         self._cache: dict[bytes, tuple[Principal, float]] = {}
@@ -156,11 +161,21 @@ class Authenticator:
         if principal is None:
             spraying = self.limiter.spraying(address)
             self.limiter.fail(name, address)
+            if self.shared is not None:
+                await self.shared.failed(name, address)
             if not spraying:  # past the ceiling, one audit row per guess would be its own flood
                 await self.store.add_audit(_actor(credential), address, "auth.failed", "")
         else:
-            self.limiter.succeed(name, address)
+            await self._succeeded(name, address)
         return principal
+
+    async def _succeeded(self, credential: str, address: str) -> None:
+        # Only a pair that had failures is written to the store: a sign-in reads and writes
+        # nothing for the limiter otherwise.
+        had_failures = self.limiter.failing(credential, address)
+        self.limiter.succeed(credential, address)
+        if had_failures and self.shared is not None:
+            await self.shared.succeeded(credential, address)
 
     def _check_limits(self, credential: str, address: str, *, cheap: bool = False) -> None:
         wait = self.limiter.retry_after(credential, address, cheap=cheap)
@@ -210,12 +225,14 @@ class Authenticator:
         if principal is None or principal.user_id is None:
             spraying = self.limiter.spraying(address)
             self.limiter.fail(f"user:{name}", address)
+            if self.shared is not None:
+                await self.shared.failed(f"user:{name}", address)
             if not spraying:
                 await self.store.add_audit(
                     _printable(name), address, "login.failed", _printable(name)
                 )
             raise Unauthorized("bad username or password")
-        self.limiter.succeed(f"user:{name}", address)
+        await self._succeeded(f"user:{name}", address)
         token = new_token(USER_TOKEN_PREFIX)
         await self.store.add_user_token(
             principal.user_id,

@@ -47,15 +47,22 @@ class FailureLimiter:
                 wait = max(wait, times[0] + self.window - now)
         return wait
 
-    def fail(self, *keys: str) -> None:
+    def fail(self, *keys: str, ago: float = 0.0) -> None:
+        """A failure of each of ``keys``, ``ago`` seconds before now (another hub's)."""
         now = self._clock()
         if len(self._failures) >= self._max_keys:
             self._sweep(now)
         for key in keys:
             times = self._failures.setdefault(key, deque())
-            times.append(now)
+            times.append(now - ago)
+            if ago and len(times) > 1 and times[-2] > times[-1]:  # keep them in order
+                times = self._failures[key] = deque(sorted(times))
             while len(times) > self.max_failures:
                 times.popleft()
+
+    def failing(self, key: str) -> bool:
+        """Failures of ``key`` are counted (in memory: no store read)."""
+        return key in self._failures
 
     def succeed(self, key: str) -> None:
         self._failures.pop(key, None)
@@ -110,9 +117,12 @@ class CredentialLimiter:
         """The address is over its ceiling (its failures are no longer worth auditing)."""
         return self.addresses.retry_after(address) > 0
 
-    def fail(self, credential: str, address: str) -> None:
-        self.pairs.fail(f"{credential}@{address}")
-        self.addresses.fail(address)
+    def fail(self, credential: str, address: str, *, ago: float = 0.0) -> None:
+        self.pairs.fail(f"{credential}@{address}", ago=ago)
+        self.addresses.fail(address, ago=ago)
+
+    def failing(self, credential: str, address: str) -> bool:
+        return self.pairs.failing(f"{credential}@{address}")
 
     def succeed(self, credential: str, address: str) -> None:
         pair = f"{credential}@{address}"

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from fleetwatch.engine.jobs import FleetJob
 from fleetwatch.model.plugin import PluginSpec
 from fleetwatch.model.rollup import HOUR, MINUTE, Bucket, bucket_of
 from fleetwatch.store import Store, StoreError
@@ -59,6 +60,7 @@ class DownsampleJob:
         self.window = max(MINUTE, bucket_of(window, MINUTE))
         self.clock = clock
         self._pending: list[RollupRecord] = []
+        self.job = FleetJob(store, "rollups")  # one hub of those sharing a database runs it
 
     async def roll_up(self) -> int:
         """Roll up every closed minute and hour not yet done; return the rows written."""
@@ -155,7 +157,7 @@ class DownsampleJob:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                written = await self.roll_up()
+                written = await self.roll_up() if await self.job.held() else 0
                 if written:
                     log.debug("rolled up %d buckets", written)
             except StoreError as exc:

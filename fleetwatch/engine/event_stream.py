@@ -112,8 +112,17 @@ class EventStreams:
                 await self.poll()
             except StoreError as exc:
                 log.debug("event stream: the store failed (%s); trying again", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
+            # On PostgreSQL a new outbox row, whichever hub or process wrote it, wakes this at
+            # once (LISTEN, migration 0012's trigger); poll_seconds is the fallback.
+            notice = asyncio.ensure_future(self.store.wait_changes("outbox", self.poll_seconds))
+            stopped = asyncio.ensure_future(stop.wait())
+            try:
+                await asyncio.wait({notice, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in (notice, stopped):
+                    waiter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StoreError):
+                        await waiter
 
     async def poll(self) -> None:
         """Read the rows committed since the last poll and hand them to every subscriber."""

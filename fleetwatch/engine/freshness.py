@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from fleetwatch.engine.checks import CheckService
+from fleetwatch.engine.jobs import FleetJob
 from fleetwatch.store.errors import StoreError
 
 __all__ = ["FreshnessScheduler"]
@@ -39,6 +40,7 @@ class FreshnessScheduler:
         self.clock = clock
         self._wakeup = asyncio.Event()
         checks.on_schedule_change = self.wake
+        self.job = FleetJob(checks.store, "freshness")
 
     def wake(self) -> None:
         """A deadline may have moved earlier: look again now."""
@@ -48,7 +50,9 @@ class FreshnessScheduler:
         while not stop.is_set():
             self._wakeup.clear()
             try:
-                delay = await self.run_due()
+                # One hub of those sharing a database marks silences; the others look again
+                # each poll, and take over within one when the holder is gone.
+                delay = await self.run_due() if await self.job.held() else self.poll_seconds
             except StoreError as exc:
                 log.warning("freshness: the store failed (%s); trying again", exc)
                 delay = self.poll_seconds

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 
+from fleetwatch.engine.jobs import FleetJob
 from fleetwatch.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class RetentionJob:
         self.batch = batch
         self.clock = clock
         self.rollup_days = dict(rollup_days or {})
+        self.job = FleetJob(store, "retention")  # one hub of those sharing a database runs it
 
     async def prune(self) -> int:
         removed = await self._prune_rollups()
@@ -67,7 +69,8 @@ class RetentionJob:
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                await self.prune()
+                if await self.job.held():
+                    await self.prune()
             except StoreError as exc:
                 log.warning("pruning old snapshots failed: %s", exc)
             with contextlib.suppress(TimeoutError):

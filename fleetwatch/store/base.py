@@ -18,6 +18,7 @@ from fleetwatch.model.summary import summary_of
 
 from .checks import CheckStore
 from .fleet import FleetStore
+from .hubs import HubStore
 from .identity import IdentityStore
 from .notify import NotifyStore
 from .rollups import RollupStore
@@ -120,7 +121,7 @@ def in_steps(batch: Sequence[Statement]) -> list[int]:
     return sorted(range(len(batch)), key=lambda index: batch[index].step)
 
 
-class Store(IdentityStore, CheckStore, RollupStore, FleetStore, NotifyStore, Protocol):
+class Store(IdentityStore, CheckStore, RollupStore, FleetStore, NotifyStore, HubStore, Protocol):
     """What the rest of Fleetwatch may ask of storage. Every write goes through the writer.
 
     Writes raise ``StoreOverloaded`` when the writer queue is full and ``StoreUnavailable`` when

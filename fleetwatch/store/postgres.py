@@ -8,6 +8,7 @@ connection fails its group with ``StoreUnavailable`` and is replaced when the ne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -43,8 +44,10 @@ from .errors import (
     StoreUnavailable,
 )
 from .fleet_sql import FleetSQL
+from .hubs_sql import HubSQL
 from .migrate import migrate_postgres
 from .notify_sql import NotifySQL
+from .pg_locks import PgLocks, PgNotices
 from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
 
@@ -118,7 +121,7 @@ _DELETE_EVENTS = (
 )
 
 
-class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL):
+class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
     """A ``Store`` in a PostgreSQL database; ``url`` is a ``postgresql://`` connection URL."""
 
     _placeholder = "%s"
@@ -151,6 +154,8 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL):
         self._pool: AsyncConnectionPool | None = None
         self._writer: GroupCommitWriter[Statement, int] | None = None
         self._lead_conn: psycopg.AsyncConnection[Row] | None = None
+        self._locks = PgLocks(url, self._connect_timeout)
+        self._notices = PgNotices(url, self._connect_timeout)
 
     async def open(self) -> None:
         try:
@@ -182,6 +187,25 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL):
         lead, self._lead_conn = self._lead_conn, None
         if lead is not None:
             await lead.close()
+        await self._locks.close()
+        await self._notices.close_unlocked()
+
+    async def hold_lock(self, name: str) -> bool:
+        try:
+            return await self._locks.hold(name)
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        try:
+            async with self._locks.exclusive(name):
+                yield
+        except psycopg.Error as exc:
+            raise self._translate(exc) from exc
+
+    async def wait_changes(self, channel: str, seconds: float) -> bool:
+        return await self._notices.wait(channel, seconds)
 
     async def try_lead(self) -> bool:
         # A session advisory lock on a connection of its own: held while the connection lives,

@@ -43,6 +43,7 @@ from .errors import (
     StoreUnavailable,
 )
 from .fleet_sql import FleetSQL
+from .hubs_sql import HubSQL
 from .migrate import migrate_sqlite
 from .notify_sql import NotifySQL
 from .query import register_sqlite_functions
@@ -129,7 +130,7 @@ _DELETE_EVENTS = (
 )
 
 
-class SQLiteStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL):
+class SQLiteStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
     """A ``Store`` in one SQLite file; several processes may open the same file."""
 
     dialect: Literal["sqlite", "postgres"] = "sqlite"

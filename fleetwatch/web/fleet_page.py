@@ -98,7 +98,7 @@ class FleetPage:
         shows = (viewer.can(HOST_VIEW_ALL), viewer.can(SERVICE_VIEW_ALL), viewer.can(VIEW_EVENTS))
         version = (
             await self.store.fleet_version(),
-            tuple(sorted(k for k, r in self._rhythms() if r.stale is not None)),
+            tuple(sorted(self.fleet.staleness.stale if self.fleet.staleness else ())),
             int(self.pages.clock() // REBUILD_SECONDS),
             shows,
         )
@@ -111,9 +111,6 @@ class FleetPage:
             body = orjson.dumps(await self._payload(viewer))
             self._cached = {tag: body}  # one version at a time: every viewer shares it
         return Response(body, headers=headers, media_type="application/json")
-
-    def _rhythms(self) -> list[tuple[int, Any]]:
-        return list(self.fleet.staleness.systems.items()) if self.fleet.staleness else []
 
     async def _payload(self, viewer: Viewer) -> dict[str, Any]:
         # Rows as arrays under named columns: a fraction of the work and the bytes of objects

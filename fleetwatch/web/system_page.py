@@ -67,9 +67,8 @@ class SystemPage:
         snapshot = await self.store.latest_snapshot(system.id)
         stats = snapshot.normalized if snapshot else {}
         summary = summary_of(stats)
-        rhythm = self.fleet.staleness.systems.get(system.id) if self.fleet.staleness else None
-        status = ("stale" if rhythm is not None and rhythm.stale is not None
-                  else "up" if system.last_seen else "never seen")  # fmt: skip
+        stale = self.fleet.staleness is not None and self.fleet.staleness.is_stale(system.id)
+        status = "stale" if stale else "up" if system.last_seen else "never seen"
         events = []
         if viewer.can(VIEW_EVENTS):
             events = await self.store.list_events(system_id=system.id, limit=MAX_EVENTS)
