@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -34,7 +35,7 @@ import zstandard
 
 from fleetwatch.ingest.normalise import normalise
 
-from .base import snapshot_hostname
+from .base import SnapshotRecord, snapshot_hostname
 
 __all__ = [
     "CURRENT_DICTIONARY",
@@ -45,6 +46,7 @@ __all__ = [
     "register_packing_functions",
     "shipped_dictionaries",
     "unpack",
+    "unpacked_snapshot",
 ]
 
 CURRENT_DICTIONARY = 1
@@ -141,6 +143,19 @@ def pack_normalized(
         derived_stats = derived_normalized(source, document)
         derived = orjson.dumps(derived_stats) if derived_stats is not None else b""
     return None if derived == normalized_json else pack(normalized_json)
+
+
+def unpacked_snapshot(row: Sequence[Any]) -> SnapshotRecord:
+    """A snapshot read as ``id, system_id, created_at, source, document_z, normalized_z``."""
+    id_, system_id, created_at, source, document_z, normalized_z = row
+    document = orjson.loads(unpack(document_z))
+    if normalized_z is not None:
+        normalized = orjson.loads(unpack(normalized_z))
+    elif source == "local":
+        normalized = orjson.loads(unpack(document_z))  # its own copy, as a stored one would be
+    else:
+        normalized = derived_normalized(source, document) or {}
+    return SnapshotRecord(id_, system_id, created_at, source, document, normalized)
 
 
 # -- SQL functions (SQLite): the generated columns and migration 0011 call them

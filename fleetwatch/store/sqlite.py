@@ -29,7 +29,6 @@ from .base import (
     event_params,
     in_steps,
     snapshot_columns,
-    snapshot_from_row,
     system_from_row,
 )
 from .checks_sql import CheckSQL
@@ -51,6 +50,7 @@ from .packing import (
     register_dictionary,
     register_packing_functions,
     shipped_dictionaries,
+    unpacked_snapshot,
 )
 from .query import register_sqlite_functions
 from .rollups_sql import RollupSQL
@@ -100,13 +100,15 @@ _ADD_SNAPSHOT = (
 )
 _DICTIONARIES = "SELECT id, dictionary FROM zstd_dictionaries"
 _ADD_DICTIONARY = "INSERT OR IGNORE INTO zstd_dictionaries (id, dictionary) VALUES (?, ?)"
+# The packed columns themselves: unpacked and derived in Python, without a round trip through
+# JSON text that the generated columns would take.
 _SNAPSHOTS_NEWEST_FIRST = (
-    "SELECT id, system_id, created_at, source, document, normalized FROM snapshots"
+    "SELECT id, system_id, created_at, source, document_z, normalized_z FROM snapshots"
     " WHERE system_id = ? AND created_at >= ? AND created_at < ?"
     " ORDER BY created_at DESC, id DESC LIMIT ?"
 )
 _SNAPSHOTS_OLDEST_FIRST = (
-    "SELECT id, system_id, created_at, source, document, normalized FROM snapshots"
+    "SELECT id, system_id, created_at, source, document_z, normalized_z FROM snapshots"
     " WHERE system_id = ? AND created_at >= ? AND created_at < ?"
     " ORDER BY created_at, id LIMIT ?"
 )
@@ -622,4 +624,4 @@ def _as_is(rows: list[Row]) -> list[Row]:
 
 def _snapshot_rows(rows: list[Row]) -> list[SnapshotRecord]:
     # Runs in the reader thread, so decoding big documents does not stall the event loop.
-    return [snapshot_from_row(row) for row in rows]
+    return [unpacked_snapshot(row) for row in rows]
