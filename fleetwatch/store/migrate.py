@@ -22,6 +22,7 @@ from typing import Any, Literal
 import psycopg
 
 from .errors import MigrationError
+from .packing import register_packing_functions
 
 __all__ = [
     "POSTGRES_LOCK_KEY",
@@ -111,6 +112,7 @@ def _only_comments(text: str) -> bool:
 
 def migrate_sqlite(conn: sqlite3.Connection) -> int:
     """Bring an autocommit SQLite connection's database up to date; return the schema version."""
+    register_packing_functions(conn)  # migration 0011 packs the snapshots through them
     migrations = load_migrations("sqlite")
     applied = _sqlite_applied(conn)
     _refuse_newer(applied, migrations)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from .packing import register_packing_functions
 from .query_errors import InvalidFields, InvalidQuery, InvalidSort, QueryParameterError
 from .query_eval import evaluate
 from .query_fields import Column, FieldMap
@@ -55,8 +56,10 @@ __all__ = [
 
 
 def register_sqlite_functions(conn: sqlite3.Connection) -> None:
-    """Give ``conn`` the ``regexp(pattern, text)`` function behind ``text REGEXP pattern``."""
+    """Give ``conn`` the ``regexp(pattern, text)`` function behind ``text REGEXP pattern``, and
+    the packing functions that snapshots' generated columns call (``store/packing.py``)."""
     conn.create_function("regexp", 2, _regexp, deterministic=True)
+    register_packing_functions(conn)
 
 
 def _regexp(pattern: object, text: object) -> bool:

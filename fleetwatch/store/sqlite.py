@@ -29,7 +29,6 @@ from .base import (
     event_params,
     in_steps,
     snapshot_columns,
-    snapshot_from_row,
     system_from_row,
 )
 from .checks_sql import CheckSQL
@@ -46,6 +45,14 @@ from .fleet_sql import FleetSQL
 from .hubs_sql import HubSQL
 from .migrate import migrate_sqlite
 from .notify_sql import NotifySQL
+from .packing import (
+    pack,
+    pack_normalized,
+    register_dictionary,
+    register_packing_functions,
+    shipped_dictionaries,
+    unpacked_snapshot,
+)
 from .query import register_sqlite_functions
 from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
@@ -87,17 +94,22 @@ _ADD_SYSTEM = "INSERT INTO systems (name, hostname, source, created_at) VALUES (
 _REMOVE_SYSTEM = "DELETE FROM systems WHERE name = ?"
 _TOUCH_SYSTEM = "UPDATE systems SET last_seen = ?, hostname = coalesce(?, hostname) WHERE id = ?"
 
+# document, normalized and summary are generated from the packed columns (migration 0011).
 _ADD_SNAPSHOT = (
-    "INSERT INTO snapshots (system_id, created_at, source, document, normalized, hostname,"
-    " summary) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO snapshots (system_id, created_at, source, document_z, normalized_z, summary_z)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
+_DICTIONARIES = "SELECT id, dictionary FROM zstd_dictionaries"
+_ADD_DICTIONARY = "INSERT OR IGNORE INTO zstd_dictionaries (id, dictionary) VALUES (?, ?)"
+# The packed columns themselves: unpacked and derived in Python, without a round trip through
+# JSON text that the generated columns would take.
 _SNAPSHOTS_NEWEST_FIRST = (
-    "SELECT id, system_id, created_at, source, document, normalized FROM snapshots"
+    "SELECT id, system_id, created_at, source, document_z, normalized_z FROM snapshots"
     " WHERE system_id = ? AND created_at >= ? AND created_at < ?"
     " ORDER BY created_at DESC, id DESC LIMIT ?"
 )
 _SNAPSHOTS_OLDEST_FIRST = (
-    "SELECT id, system_id, created_at, source, document, normalized FROM snapshots"
+    "SELECT id, system_id, created_at, source, document_z, normalized_z FROM snapshots"
     " WHERE system_id = ? AND created_at >= ? AND created_at < ?"
     " ORDER BY created_at, id LIMIT ?"
 )
@@ -254,7 +266,7 @@ class SQLiteStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
         normalized: dict[str, Any],
         source: str,
     ) -> int:
-        params = snapshot_columns(system_id, created_at, document, normalized, source)
+        params = packed_snapshot_columns(system_id, created_at, document, normalized, source)
         return await self._write(Statement(_ADD_SNAPSHOT, params, returns_id=True))
 
     async def latest_snapshot(self, system_id: int) -> SnapshotRecord | None:
@@ -451,12 +463,14 @@ class SQLiteStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
 
     def _connect(self, *, check_same_thread: bool = True) -> sqlite3.Connection:
         # isolation_level=None: no implicit transactions; we say BEGIN and COMMIT ourselves.
-        return sqlite3.connect(
+        conn = sqlite3.connect(
             self.path,
             timeout=self._busy_timeout,
             isolation_level=None,
             check_same_thread=check_same_thread,
         )
+        register_packing_functions(conn)  # snapshots' generated columns call them
+        return conn
 
     def _open_write_connection(self) -> None:
         conn: sqlite3.Connection | None = None
@@ -467,6 +481,7 @@ class SQLiteStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
             conn.execute(f"PRAGMA wal_autocheckpoint = {_WRITER_AUTOCHECKPOINT_PAGES}")
             conn.execute("PRAGMA foreign_keys = ON")
             migrate_sqlite(conn)
+            _load_dictionaries(conn)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -571,10 +586,43 @@ def _run(conn: sqlite3.Connection, statement: Statement) -> int:
     return cursor.rowcount
 
 
+def packed_snapshot_columns(
+    system_id: int,
+    created_at: float,
+    document: dict[str, Any],
+    normalized: dict[str, Any],
+    source: str,
+) -> tuple[object, ...]:
+    """The parameters of ``_ADD_SNAPSHOT``: the JSON of ``snapshot_columns``, packed."""
+    # The hostname column is generated from the document.
+    columns = snapshot_columns(system_id, created_at, document, normalized, source)
+    document_json, normalized_json, summary_json = columns[3], columns[4], columns[6]
+    assert isinstance(document_json, str) and isinstance(normalized_json, str)  # noqa: PT018
+    assert isinstance(summary_json, str)
+    document_bytes = document_json.encode()
+    return (
+        system_id,
+        created_at,
+        source,
+        pack(document_bytes),
+        pack_normalized(source, document, document_bytes, normalized_json.encode()),
+        pack(summary_json),
+    )
+
+
+def _load_dictionaries(conn: sqlite3.Connection) -> None:
+    """Keep every shipped dictionary in the database and know every one the database holds,
+    so rows packed by another version of the hub stay readable."""
+    for number, data in shipped_dictionaries().items():
+        conn.execute(_ADD_DICTIONARY, (number, data))
+    for number, data in conn.execute(_DICTIONARIES).fetchall():
+        register_dictionary(int(number), bytes(data))
+
+
 def _as_is(rows: list[Row]) -> list[Row]:
     return rows
 
 
 def _snapshot_rows(rows: list[Row]) -> list[SnapshotRecord]:
     # Runs in the reader thread, so decoding big documents does not stall the event loop.
-    return [snapshot_from_row(row) for row in rows]
+    return [unpacked_snapshot(row) for row in rows]
