@@ -37,6 +37,9 @@ if __package__ in (None, ""):  # executed as a script: make `bench` importable
 from bench import _glances, _procs, _report
 from bench.glances_api import hub_argv, hub_exe
 
+# Another build to measure (a checkout of an older commit, say): its `fleetwatch` script.
+EXE = os.environ.get("FLEETWATCH_BENCH_EXE") or str(hub_exe())
+
 # Routes both servers answer with the same shape; /all and /processlist are the heavy ones.
 ROUTES = (
     "/api/4/status",
@@ -102,7 +105,7 @@ def hub_round(root: Path, config: Path, args: argparse.Namespace, rnd: int) -> d
         port = _procs.free_port()
         if key == "hub":
             data = root / f"hub-{rnd}"
-            argv = hub_argv(port, data, args.refresh)
+            argv = [EXE, *hub_argv(port, data, args.refresh)[1:]]
         else:
             argv = _glances.glances_argv(port, config, refresh_s=args.refresh)
         server = start(f"{key}-{rnd}", argv, port, root)
@@ -121,12 +124,13 @@ def hub_round(root: Path, config: Path, args: argparse.Namespace, rnd: int) -> d
 def agent_round(root: Path, args: argparse.Namespace, rnd: int) -> tuple[int, int]:
     """(VmRSS KiB of ``fleetwatch push`` after ``args.pushes`` documents, documents stored)."""
     data = root / f"agent-hub-{rnd}"
-    exe = str(hub_exe())
+    exe = EXE
     token = subprocess.run([exe, "system", "add", "bench-agent", "--data-dir", str(data)],
                            capture_output=True, text=True, check=True, timeout=60
                            ).stdout.strip().splitlines()[-1]  # fmt: skip
     port = _procs.free_port()
-    hub = start(f"agent-hub-{rnd}", hub_argv(port, data, args.refresh), port, root)
+    hub_command = [exe, *hub_argv(port, data, args.refresh)[1:]]
+    hub = start(f"agent-hub-{rnd}", hub_command, port, root)
     try:
         argv = [exe, "push", "--hub", f"http://127.0.0.1:{port}", "--interval", "1",
                 "--spool", str(root / f"spool-{rnd}")]  # fmt: skip
@@ -200,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             _procs.kill_all()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    print(f"{os.cpu_count()} CPUs (shared machine); {when}")
+    print(f"{os.cpu_count()} CPUs (shared machine); {when}; {EXE}")
     for line in lines:
         print(line)
     return 0

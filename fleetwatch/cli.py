@@ -101,7 +101,6 @@ def serve(
     from fleetwatch.config import ConfigError, load_config  # noqa: PLC0415
     from fleetwatch.server import StartError  # noqa: PLC0415
     from fleetwatch.server import serve as run_server  # noqa: PLC0415
-    from fleetwatch.tls import self_signed as make_certificate  # noqa: PLC0415
 
     _setup_logging(verbose)
     flags: dict[tuple[str, str], Any] = {
@@ -122,6 +121,9 @@ def serve(
         if self_signed:
             if config.get("server", "certfile") or config.get("server", "keyfile"):
                 raise ConfigError("--self-signed makes its own certificate: drop --certfile")
+            # cryptography, only here: a hub that makes no certificate does not load it.
+            from fleetwatch.tls import self_signed as make_certificate  # noqa: PLC0415
+
             cert, key = make_certificate(config.data_dir, config.bind)
             config.values["server"].update(certfile=str(cert), keyfile=str(key))
         hub = build_hub(config)
