@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from serving import ServeProcess, run_cli
 
+from fleetwatch.agent.connection import HubConnection, Unreachable
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import PasswordHashing
 from fleetwatch.store import SnapshotRecord, open_store
@@ -181,3 +183,20 @@ def test_push_keeps_one_connection_and_sends_gzip(tmp_path: Path) -> None:
         plain = gzip.decompress(body)
         assert len(body) < len(plain) * 0.7  # ~930 bytes of JSON go as ~540
         assert json.loads(plain)["hostname"] == socket.gethostname()
+
+
+def test_push_over_https_checks_the_certificate(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    with ServeProcess(data, "--self-signed") as hub:
+        token = add_system(data, "web4")
+        env = {"FLEETWATCH_TOKEN": token}
+        base = ("push", "--hub", hub.url, "--once", "--spool", str(tmp_path / "spool"))
+        trusted = run_cli(*base, "--cafile", str(data / "tls" / "cert.pem"), env=env)
+        assert trusted.returncode == 0, trusted.stderr
+        insecure = run_cli(*base, "--insecure", env=env)
+        assert insecure.returncode == 0, insecure.stderr
+        # Without either, the system's CAs do not know it: unreachable (the spool keeps it).
+        unknown = HubConnection(hub.url, ssl.create_default_context(), timeout=5)
+        with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            unknown.request("PUT", "/api/external/submit_stats", b"{}", {})
+    assert len(snapshots(data, "web4")) == 2
