@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from pathlib import Path
@@ -10,11 +11,35 @@ from typing import Any
 import click
 
 from fleetwatch import __version__
-from fleetwatch.cli_admin import COMMANDS
-from fleetwatch.cli_checks import host, report, service
-from fleetwatch.cli_notify import notify
-from fleetwatch.cli_push import push
-from fleetwatch.config import ConfigError, load_config
+
+# Each subcommand's module, imported only when that command runs (or --help lists them all):
+# ``fleetwatch push``, the agent, then never loads the hub's configuration, store drivers or
+# notification code, which were most of its memory.
+LAZY_COMMANDS = {
+    "push": "fleetwatch.cli_push",
+    "user": "fleetwatch.cli_admin",
+    "group": "fleetwatch.cli_admin",
+    "system": "fleetwatch.cli_admin",
+    "host": "fleetwatch.cli_checks",
+    "service": "fleetwatch.cli_checks",
+    "report": "fleetwatch.cli_checks",
+    "notify": "fleetwatch.cli_notify",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands (beside those added to it) come from ``LAZY_COMMANDS``."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module = importlib.import_module(LAZY_COMMANDS[cmd_name])
+            command = getattr(module, cmd_name)
+            assert isinstance(command, click.Command)
+        return command
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -32,7 +57,7 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="fleetwatch")
 def main() -> None:
     """Fleetwatch: a self-hosted monitoring hub with a Glances-compatible API."""
@@ -73,9 +98,9 @@ def serve(
 ) -> None:
     """Run the hub: collect local stats and serve the API."""
     from fleetwatch.app import build_hub  # noqa: PLC0415 - keeps `fleetwatch --help` fast
+    from fleetwatch.config import ConfigError, load_config  # noqa: PLC0415
     from fleetwatch.server import StartError  # noqa: PLC0415
     from fleetwatch.server import serve as run_server  # noqa: PLC0415
-    from fleetwatch.tls import self_signed as make_certificate  # noqa: PLC0415
 
     _setup_logging(verbose)
     flags: dict[tuple[str, str], Any] = {
@@ -96,18 +121,12 @@ def serve(
         if self_signed:
             if config.get("server", "certfile") or config.get("server", "keyfile"):
                 raise ConfigError("--self-signed makes its own certificate: drop --certfile")
+            # cryptography, only here: a hub that makes no certificate does not load it.
+            from fleetwatch.tls import self_signed as make_certificate  # noqa: PLC0415
+
             cert, key = make_certificate(config.data_dir, config.bind)
             config.values["server"].update(certfile=str(cert), keyfile=str(key))
         hub = build_hub(config)
         run_server(hub)
     except (ConfigError, StartError, ValueError) as exc:
         fail(str(exc))
-
-
-main.add_command(push)
-for _command in COMMANDS:
-    main.add_command(_command)
-main.add_command(host)
-main.add_command(service)
-main.add_command(report)
-main.add_command(notify)

@@ -75,7 +75,7 @@ def push(hub: str, token: str, interval: float, once: bool, insecure: bool, cafi
     except Rejected as exc:
         click.echo(f"fleetwatch push: error: {exc}", err=True)
         sys.exit(1)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         click.echo(f"fleetwatch push: error: {exc}", err=True)
         sys.exit(1)
     if once and not delivered:

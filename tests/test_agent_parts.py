@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
 import time
 from pathlib import Path
 
 import orjson
 import pytest
 
+from fleetwatch.agent.connection import HubConnection, Unreachable
 from fleetwatch.agent.document import DocumentBuilder
 from fleetwatch.agent.sender import Backoff
 from fleetwatch.agent.spool import Spool
@@ -57,3 +61,60 @@ def test_backoff_is_capped_and_jittered(failures: int) -> None:
     assert all(0 <= d <= 30.0 for d in delays)
     backoff.reset()
     assert backoff.failures == 0
+
+
+class OneShotServer:
+    """A loopback HTTP server that answers each connection's first request, then closes it
+    (as the hub does with a connection left idle): counts connections and requests."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/prefix/"
+        self.connections = 0
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                self.connections += 1
+                with conn:
+                    head = b""
+                    while b"\r\n\r\n" not in head:
+                        head += conn.recv(65536)
+                    self.requests.append(head)
+                    conn.sendall(self.answer)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        self.listener.close()
+
+
+CHUNKED = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\n3\r\n:1}\r\n0\r\n\r\n'
+
+
+def test_a_connection_the_hub_closed_is_opened_again_without_a_failure() -> None:
+    server = OneShotServer(CHUNKED)
+    connection = HubConnection(server.url, timeout=5)
+    assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
+    deadline = time.monotonic() + 5
+    while connection._sock is not None and connection._idle_and_open(connection._sock):
+        assert time.monotonic() < deadline  # the server's close reaches us
+        time.sleep(0.01)
+    assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
+    assert (connection.opened, server.connections) == (2, 2)
+    assert server.requests[0].startswith(b"PUT /prefix/x HTTP/1.1\r\nHost: 127.0.0.1:")
+    server.close()
+    with pytest.raises(Unreachable):  # nobody listens: the caller's backoff takes over
+        connection.request("PUT", "/x", b"{}", {})
+    connection.close()
+
+
+def test_the_agent_refuses_a_hub_url_it_cannot_use() -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        HubConnection("ftp://hub")
+    with pytest.raises(ValueError, match="TLS context"):
+        HubConnection("https://hub")

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gzip
+import json
+import os
+import signal
 import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from serving import ServeProcess, run_cli
 
+from fleetwatch.agent.connection import HubConnection, Unreachable
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import PasswordHashing
 from fleetwatch.store import SnapshotRecord, open_store
@@ -96,3 +108,95 @@ def test_a_refused_token_exits_with_one_clear_line(tmp_path: Path) -> None:
                          env={"FLEETWATCH_TOKEN": "fws_not-a-token"})  # fmt: skip
     assert result.returncode == 1
     assert "refused the token (401)" in result.stderr.strip().splitlines()[-1]
+
+
+class CountingProxy:
+    """A loopback TCP proxy in front of the hub: counts the connections the agent opens and
+    keeps every byte it sends, to read the requests back."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections = 0
+        self.sent = bytearray()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            with self.lock:
+                self.connections += 1
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if record:
+                    with self.lock:
+                        self.sent += data
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def test_push_keeps_one_connection_and_sends_gzip(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    with ServeProcess(data) as hub:
+        token = add_system(data, "web3")
+        parts = urlsplit(hub.url)
+        proxy = CountingProxy((parts.hostname or "127.0.0.1", parts.port or 80))
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "fleetwatch", "push", "--hub", proxy.url, "--interval", "1",
+             "--spool", str(tmp_path / "spool")],
+            env={**os.environ, "FLEETWATCH_TOKEN": token}, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and proxy.sent.count(b"PUT ") < 4:
+                assert agent.poll() is None, agent.communicate()[1]
+                time.sleep(0.2)
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            _, log = agent.communicate(timeout=10)
+            proxy.close()
+        assert agent.returncode == 0, log
+    requests = bytes(proxy.sent).split(b"PUT /api/external/submit_stats HTTP/1.1\r\n")[1:]
+    assert len(requests) >= 4
+    assert proxy.connections == 1  # every push on the one kept connection
+    stored = snapshots(data, "web3")
+    assert len(stored) >= len(requests) - 1  # the last may be cut by the stop
+    for request in requests:
+        head, _, body = request.partition(b"\r\n\r\n")
+        fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n"))
+        assert fields[b"Content-Encoding"] == b"gzip"
+        assert int(fields[b"Content-Length"]) == len(body)
+        plain = gzip.decompress(body)
+        assert len(body) < len(plain) * 0.7  # ~930 bytes of JSON go as ~540
+        assert json.loads(plain)["hostname"] == socket.gethostname()
+
+
+def test_push_over_https_checks_the_certificate(tmp_path: Path) -> None:
+    data = tmp_path / "hub"
+    with ServeProcess(data, "--self-signed") as hub:
+        token = add_system(data, "web4")
+        env = {"FLEETWATCH_TOKEN": token}
+        base = ("push", "--hub", hub.url, "--once", "--spool", str(tmp_path / "spool"))
+        trusted = run_cli(*base, "--cafile", str(data / "tls" / "cert.pem"), env=env)
+        assert trusted.returncode == 0, trusted.stderr
+        insecure = run_cli(*base, "--insecure", env=env)
+        assert insecure.returncode == 0, insecure.stderr
+        # Without either, the system's CAs do not know it: unreachable (the spool keeps it).
+        unknown = HubConnection(hub.url, ssl.create_default_context(), timeout=5)
+        with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            unknown.request("PUT", "/api/external/submit_stats", b"{}", {})
+    assert len(snapshots(data, "web4")) == 2

@@ -1,18 +1,28 @@
-"""Sending spooled documents to the hub, in order, with backoff and jitter between failures."""
+"""Sending spooled documents to the hub, in order, with backoff and jitter between failures.
+
+Each document goes gzip-compressed (``Content-Encoding: gzip``: a ~1.2 KB document becomes
+about a third of that) on the one kept-alive connection of ``HubConnection``.
+"""
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
-
+from fleetwatch.agent.connection import HubConnection, Unreachable
 from fleetwatch.agent.spool import Spool
 
 log = logging.getLogger(__name__)
+
+SUBMIT_STATS = "/api/external/submit_stats"
+# Level 6 (zlib's default) is within a few bytes of 9 on a document this small, for less CPU.
+GZIP_LEVEL = 6
 
 
 class Rejected(RuntimeError):
@@ -36,31 +46,33 @@ class Backoff:
 
 
 class Sender:
-    def __init__(self, hub: str, token: str, client: httpx.Client) -> None:
-        self.url = hub.rstrip("/") + "/api/external/submit_stats"
-        self.token = token
-        self.client = client
+    def __init__(self, connection: HubConnection, token: str) -> None:
+        self.connection = connection
+        basic = base64.b64encode(b":" + token.encode("utf-8")).decode("ascii")
+        self.headers = {
+            "Authorization": f"Basic {basic}",
+            "Content-Type": "application/json",
+            "Content-Encoding": "gzip",
+        }
 
     def send(self, body: bytes) -> bool:
         """True once the hub has committed the document; False to retry later."""
+        packed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
         try:
-            response = self.client.put(
-                self.url, content=body, auth=("", self.token),
-                headers={"content-type": "application/json"},
-            )  # fmt: skip
-        except httpx.HTTPError as exc:
+            status, answer = self.connection.request("PUT", SUBMIT_STATS, packed, self.headers)
+        except Unreachable as exc:
             log.warning("hub unreachable (%s): keeping the document for later", exc)
             return False
-        if response.status_code == 200:
+        if status == 200:
             return True
-        reason = _reason(response)
-        if response.status_code in (401, 403):
-            raise Rejected(f"the hub refused the token ({response.status_code}): {reason}")
-        if response.status_code in (400, 413):
+        reason = _reason(answer)
+        if status in (401, 403):
+            raise Rejected(f"the hub refused the token ({status}): {reason}")
+        if status in (400, 413):
             # A document the hub will never take: drop it rather than block the queue.
-            log.error("the hub refused a document (%s): %s", response.status_code, reason)
+            log.error("the hub refused a document (%s): %s", status, reason)
             return True
-        log.warning("hub answered %s (%s): retrying later", response.status_code, reason)
+        log.warning("hub answered %s (%s): retrying later", status, reason)
         return False
 
     def drain(self, spool: Spool, backoff: Backoff, sleep: Callable[[float], None] = time.sleep,
@@ -79,11 +91,11 @@ class Sender:
         return True
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(answer: bytes) -> str:
     try:
-        data = response.json()
+        data = json.loads(answer)
     except ValueError:
-        return response.text[:200]
+        return answer[:200].decode("utf-8", "replace")
     if isinstance(data, dict):
         return str(data.get("error") or data.get("message") or data)
     return str(data)

@@ -96,7 +96,7 @@ class Commands:
         each line-ending backslash on. A backslash before a line break cannot be valid JSON
         (a JSON string holds no raw line break), so dropping those pairs changes no valid body.
         """
-        body = await self.guard.read_body(receive)
+        body = await self.guard.read_body(scope, receive)
         raw_kind = header(scope, b"content-type") or b""
         kind = raw_kind.split(b";")[0].strip().lower()
         if kind == b"application/x-www-form-urlencoded":

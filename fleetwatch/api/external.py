@@ -89,7 +89,7 @@ class External:
         if principal.kind != "system" or principal.system_id is None:
             raise Forbidden('a system token (curl -u ":$TOKEN")')
         try:
-            body = await self.guard.read_body(receive)
+            body = await self.guard.read_body(scope, receive)
             parsed = parse_json(body)
             json_body.check_json(parsed, body)
             document = check(parsed)

@@ -11,13 +11,13 @@ from starlette.requests import ClientDisconnect, Request
 
 from fleetwatch.api import json_body
 from fleetwatch.api.asgi import Receive, Scope
+from fleetwatch.api.body_encoding import BodyReader, content_encoding
 from fleetwatch.api.errors import (
     ApiError,
     BadRequest,
     Conflict,
     Forbidden,
     NotFound,
-    PayloadTooLarge,
     ServiceUnavailable,
     Unauthorized,
 )
@@ -99,34 +99,26 @@ class Guard:
         return value
 
     async def body(self, request: Request) -> bytes:
-        """The raw body, refused past ``max_body_bytes`` (413) without reading it all."""
-        chunks: list[bytes] = []
-        size = 0
+        """The raw body (inflated when sent gzip-compressed), refused past ``max_body_bytes``
+        (413) without reading it all."""
+        reader = BodyReader(content_encoding(request.headers.raw), self.max_body_bytes)
         try:
             async for chunk in request.stream():
-                size += len(chunk)
-                if size > self.max_body_bytes:
-                    raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
-                chunks.append(chunk)
+                reader.feed(chunk)
         except ClientDisconnect:
             raise BadRequest(UNREADABLE) from None
-        return b"".join(chunks)
+        return reader.finish()
 
-    async def read_body(self, receive: Receive) -> bytes:
+    async def read_body(self, scope: Scope, receive: Receive) -> bytes:
         """``body`` for a plain ASGI endpoint, read straight from ``receive``."""
-        chunks: list[bytes] = []
-        size = 0
+        reader = BodyReader(content_encoding(scope["headers"]), self.max_body_bytes)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise BadRequest(UNREADABLE)
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                raise PayloadTooLarge(f"the body is larger than {self.max_body_bytes} bytes")
-            chunks.append(chunk)
+            reader.feed(message.get("body", b""))
             if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+                return reader.finish()
 
 
 def actor(principal: Principal, request: Request) -> Actor:

@@ -17,13 +17,14 @@ import os
 import socket
 import stat
 from dataclasses import dataclass
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from fleetwatch.collect.base import CollectContext
 from fleetwatch.model.limits import is_true
 from fleetwatch.model.plugin import PluginSpec
+
+if TYPE_CHECKING:  # loaded once an engine socket listens: most hubs run no containers
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ class ContainersCollector:
     def _client(self, engine: Engine) -> httpx.Client:
         client = self._clients.get(engine.socket)
         if client is None:
+            import httpx  # noqa: PLC0415 - see the import at the top
+
             transport = httpx.HTTPTransport(uds=engine.socket)
             client = httpx.Client(
                 transport=transport, base_url=f"http://{engine.name}", timeout=TIMEOUT_SECONDS
@@ -143,6 +146,8 @@ class ContainersCollector:
             if engine.socket in seen or not _listening(engine.socket):
                 continue
             seen.add(engine.socket)
+            import httpx  # noqa: PLC0415 - see the import at the top
+
             try:
                 out.extend(self._engine_stats(engine, show_all, ctx.now))
             except (httpx.HTTPError, ValueError) as exc:

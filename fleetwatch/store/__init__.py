@@ -6,7 +6,7 @@ writer, and ``await store.close()`` commits every accepted write before it retur
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import EventRecord, SnapshotRecord, Store, SystemRecord
 from .errors import (
@@ -25,9 +25,11 @@ from .identity import (
     UserRecord,
     UserTokenRecord,
 )
-from .postgres import PostgresStore
 from .sqlite import SQLiteStore
 from .writer import GroupCommitWriter
+
+if TYPE_CHECKING:
+    from .postgres import PostgresStore
 
 __all__ = [
     "AuditRecord",
@@ -55,6 +57,16 @@ __all__ = [
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
+def __getattr__(name: str) -> Any:
+    # The PostgreSQL driver (psycopg and libpq, ~20 MiB resident) loads only for a hub that
+    # uses it, or for whoever asks for PostgresStore by name.
+    if name == "PostgresStore":
+        from .postgres import PostgresStore  # noqa: PLC0415
+
+        return PostgresStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_store(url: str, **options: Any) -> Store:
     """Build the store a URL names; ``options`` go to the backend's constructor.
 
@@ -70,6 +82,8 @@ def open_store(url: str, **options: Any) -> Store:
     if scheme == "sqlite":
         return SQLiteStore(_sqlite_path(url), **options)
     if scheme in _POSTGRES_SCHEMES:
+        from .postgres import PostgresStore  # noqa: PLC0415 - see __getattr__
+
         return PostgresStore(url, **options)
     raise ValueError(
         f"unsupported store URL scheme {scheme!r}: use sqlite:///path or postgresql://..."

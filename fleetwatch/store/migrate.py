@@ -17,12 +17,13 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
-
-import psycopg
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import MigrationError
 from .packing import register_packing_functions
+
+if TYPE_CHECKING:  # a SQLite hub never loads the PostgreSQL driver
+    import psycopg
 
 __all__ = [
     "POSTGRES_LOCK_KEY",
@@ -185,6 +186,8 @@ async def _postgres_applied(conn: psycopg.AsyncConnection[Any]) -> set[int]:
 
 
 async def _apply_postgres(conn: psycopg.AsyncConnection[Any], migration: Migration) -> None:
+    import psycopg  # noqa: PLC0415 - see the import at the top
+
     logger.info("applying PostgreSQL migration %s", migration.label)
     try:
         # Without parameters psycopg sends the whole file as one multi-statement query.

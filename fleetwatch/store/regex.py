@@ -22,8 +22,6 @@ import functools
 import re
 from typing import Any
 
-import re2
-
 __all__ = ["MAX_PATTERN_CHARS", "MAX_REPEAT", "PatternError", "compile_pattern", "matches"]
 
 MAX_PATTERN_CHARS = 1000
@@ -58,6 +56,10 @@ def matches(pattern: str, text: str, *, ignore_case: bool = False) -> bool:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(pattern: str, ignore_case: bool) -> Pattern:
+    # RE2 loads with the first pattern a client sends: a hub nobody queries by pattern does
+    # not hold it (a few MiB resident).
+    import re2  # noqa: PLC0415
+
     options = re2.Options()
     options.log_errors = False  # RE2 would print every refused pattern on stderr
     options.max_mem = MAX_PROGRAM_BYTES

@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import jinja2
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -22,6 +22,9 @@ from fleetwatch.api.errors import Forbidden, TooManyRequests, Unauthorized
 from fleetwatch.api.guard import Guard, address_of
 from fleetwatch.auth.authenticator import Principal
 from fleetwatch.web.session import SESSION_COOKIE, cookie_header, cookies_of, csrf_token
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["CSP", "NeedsLogin", "Pages", "Viewer", "page"]
 
@@ -77,7 +80,14 @@ class Pages:
         self.anonymous = anonymous
         self.refresh_seconds = refresh_seconds
         self.clock = clock
-        self.env = jinja2.Environment(
+
+    @cached_property
+    def env(self) -> jinja2.Environment:
+        """The templates, set up at the first page asked for: a hub that only serves the API
+        (agents, Glances clients, scripts) never loads jinja2."""
+        import jinja2  # noqa: PLC0415
+
+        return jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES),
             autoescape=True,
             undefined=jinja2.StrictUndefined,

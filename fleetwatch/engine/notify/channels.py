@@ -21,13 +21,16 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-import httpx
 import orjson
 
 from fleetwatch import __version__
 from fleetwatch.store.notify import ChannelRecord, DeliveryRecord
+
+if TYPE_CHECKING:  # loaded by the first webhook sent: a hub without one never holds httpx
+    import httpx
 
 __all__ = [
     "SCHEMA",
@@ -79,8 +82,11 @@ def check_url(url: str) -> None:
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         raise ChannelError(f"must be a URL of at most {MAX_URL} characters")
     if is_webhook(url):
-        target = httpx.URL(url.split("+", 1)[1])
-        if not target.host:
+        try:
+            host = urlsplit(url.split("+", 1)[1]).hostname
+        except ValueError:
+            host = None
+        if not host:
             raise ChannelError("must name the receiver: webhook+https://host/path")
         return
     import apprise  # noqa: PLC0415 - a second's import, paid when a channel is first used
@@ -112,11 +118,12 @@ class Senders:
     def __init__(self, *, timeout: float = 10.0, concurrency: int = 4) -> None:
         self.timeout = timeout
         self.concurrency = concurrency
-        self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        self._http: httpx.AsyncClient | None = None
         self._pools: dict[int, ThreadPoolExecutor] = {}
 
     async def close(self) -> None:
-        await self._http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
         for pool in self._pools.values():
             pool.shutdown(wait=False, cancel_futures=True)
         self._pools.clear()
@@ -126,10 +133,22 @@ class Senders:
             if is_webhook(channel.url):
                 return await self._webhook(channel, delivery)
             return await self._apprise(channel, delivery)
-        except (httpx.HTTPError, OSError) as exc:
+        except OSError as exc:  # httpx's own errors are caught in _webhook
             return SendResult(False, None, _scrub(f"{type(exc).__name__}: {exc}", channel))
 
     async def _webhook(self, channel: ChannelRecord, delivery: DeliveryRecord) -> SendResult:
+        import httpx  # noqa: PLC0415 - see the import at the top
+
+        try:
+            return await self._post(channel, delivery)
+        except httpx.HTTPError as exc:
+            return SendResult(False, None, _scrub(f"{type(exc).__name__}: {exc}", channel))
+
+    async def _post(self, channel: ChannelRecord, delivery: DeliveryRecord) -> SendResult:
+        import httpx  # noqa: PLC0415 - see the import at the top
+
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         body = webhook_body(channel, delivery)
         timestamp = str(int(time.time()))
         headers = {
