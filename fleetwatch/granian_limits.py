@@ -11,9 +11,10 @@ Granian's connections are sockets of this process, though. A few times a second 
 counts its open files (cheap); once they come near the ceiling (within
 ``server.reserved_connections``), it looks at every socket accepted on its own port, groups
 them by client address, and shuts down the connections an address holds beyond
-``server.max_connections_per_address`` (when it held too many at the look before as well). Granian sees the connection end, closes it and takes
-the next one, so the places of the ceiling go back to everyone else. Below that mark nothing
-is scanned: a large fleet's many kept-alive connections cost nothing here.
+``server.max_connections_per_address`` (when it held too many at the look before as well).
+Granian sees the connection end, closes it and takes the next one, so the places of the
+ceiling go back to everyone else. Below that mark nothing is scanned: a large fleet's many
+kept-alive connections cost nothing here.
 
 Linux only (``/proc/self/fd``); elsewhere the ceiling alone applies, as before.
 """

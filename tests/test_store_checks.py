@@ -11,6 +11,7 @@ import pytest
 
 from fleetwatch.store import Conflict, NotFound, SQLiteStore, Store
 from fleetwatch.store.checks import CheckResultRecord, PerfPoint
+from fleetwatch.store.errors import InvalidInput
 
 pytestmark = pytest.mark.anyio
 
@@ -195,3 +196,13 @@ async def test_every_column_of_a_results_points_in_one_write(store: Store) -> No
     rows = await store._select(sql, (svc.id,))  # type: ignore[attr-defined]
     assert [PerfPoint(*row[:7]) for row in rows] == points
     assert all(row[7] == pytest.approx(now) for row in rows)
+
+
+async def test_a_point_that_is_not_text_is_refused_before_the_write(store: Store) -> None:
+    await store.add_check_object("host", "h")
+    svc = await store.add_check_object("service", "h", "s")
+    after = dataclasses.replace(svc, state=0, has_been_checked=True, last_check=time.time())
+    result = CheckResultRecord(None, svc.id, time.time(), 0, "HARD", 1, "ok", "", "", "passive")
+    with pytest.raises(InvalidInput, match="perfdata"):
+        await store.record_check_result(after, result, [PerfPoint("bad \udcff", 1.0)])
+    assert await store.check_results(svc.id) == []

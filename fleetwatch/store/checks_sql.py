@@ -33,7 +33,7 @@ from .checks import (
     ObjectKind,
     PerfPoint,
 )
-from .errors import NotFound
+from .errors import InvalidInput, NotFound
 from .identity_sql import IdentitySQL
 
 __all__ = ["CheckSQL"]
@@ -466,4 +466,7 @@ def _check_settings(freshness_threshold: float | None, max_check_attempts: int) 
 
 def _points_json(points: Sequence[PerfPoint]) -> str:
     rows = [(p.label, p.value, p.uom, p.warn, p.crit, p.min, p.max) for p in points]
-    return orjson.dumps(rows).decode()
+    try:
+        return orjson.dumps(rows).decode()
+    except orjson.JSONEncodeError as exc:  # a lone surrogate (text from argv, say)
+        raise InvalidInput(f"perfdata that cannot be stored as text: {exc}") from None
