@@ -9,6 +9,7 @@ its authors; ``server.http_engine = "uvicorn"`` is the fallback for anyone it fa
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 
 from fleetwatch.api.asgi import ASGIApp
 from fleetwatch.api.client_limits import ConnectionLimits
+from fleetwatch.granian_limits import ConnectionReaper
 
 __all__ = ["ENGINES", "Engine", "make_engine"]
 
@@ -93,9 +95,21 @@ class GranianEngine:
         )
         self.server.workers_kill_timeout = GRACEFUL_SECONDS
         logging.getLogger("_granian").addFilter(_QuietExperimentalNotice())
+        # Granian has no cap per client address on connections still sending headers: the
+        # hub enforces one from outside it (see fleetwatch.granian_limits).
+        self.reaper = ConnectionReaper(port, limits)
 
     async def serve(self) -> None:
-        await self.server.serve()
+        if not self.reaper.usable:
+            await self.server.serve()
+            return
+        reaping = asyncio.get_running_loop().create_task(self.reaper.run(), name="reaper")
+        try:
+            await self.server.serve()
+        finally:
+            reaping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaping
 
     def stop(self) -> None:
         self.server.stop()  # type: ignore[no-untyped-call]

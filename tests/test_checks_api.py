@@ -13,6 +13,7 @@ import pytest
 from hubs import CHEAP_HASHING, add_user, client_for
 
 from fleetwatch.app import Hub, build_hub
+from fleetwatch.auth.authenticator import Principal
 from fleetwatch.config import load_config
 from fleetwatch.engine.checks import EVENTS_SYSTEM
 
@@ -452,3 +453,29 @@ async def test_hosts_and_services_over_the_config_api(hub: Hub, client: httpx.As
     assert [(s["host"]["name"], s["description"]) for s in services] == [
         ("example_host_1", "Example service")
     ]
+
+
+async def test_one_client_applies_its_long_results_one_at_a_time(
+    hub: Hub, client: httpx.AsyncClient
+) -> None:
+    # A result whose output is long (its perfdata parsed in a thread) waits for the same
+    # client's earlier long one; 503 with Retry-After when that takes too long. Short results
+    # and other clients' long ones do not wait for it.
+    assert hub.commands is not None
+    hub.commands.large_result_wait = 0.05
+    mine = await add_user(hub, "status_update", "mysecret", "status_update")
+    other = await add_user(hub, "other", "secret", "status_update")
+    principal = Principal("user", "status_update")  # the slots are per kind and name
+    long_output = "OK | " + " ".join(f"l{i}=1;2;3" for i in range(800))
+    long_body = {**CURL_BODY, "plugin_output": long_output}
+    async with hub.commands.large_results.hold(principal, 1.0):
+        refused = await client.post(SERVICE, json=long_body, headers=mine)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "1"
+        assert "long results" in refused.json()["full_error"]
+        short = await client.post(SERVICE, json=CURL_BODY, headers=mine)
+        assert short.status_code == 200, short.text
+        theirs = await client.post(SERVICE, json=long_body, headers=other)
+        assert theirs.status_code == 200, theirs.text
+    assert (await client.post(SERVICE, json=long_body, headers=mine)).status_code == 200
+    assert hub.commands.large_results.clients() == 0

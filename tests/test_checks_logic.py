@@ -16,7 +16,14 @@ from fleetwatch.engine.checkstate import (
     parse_status_code,
     state_name,
 )
-from fleetwatch.ingest.perfdata import PerfdataError, PerfValue, parse_output, parse_perfdata
+from fleetwatch.ingest.perfdata import (
+    PerfdataError,
+    PerfValue,
+    _read_item,
+    parse_item,
+    parse_output,
+    parse_perfdata,
+)
 from fleetwatch.store.checks import CheckObject
 
 
@@ -124,6 +131,29 @@ def test_perfdata_round_trip(
     assert [(p.label, p.value, p.uom, p.min, p.max) for p in parsed] == [
         (label, float(value), uom, lo, hi) for label, value, uom, lo, hi in items
     ]
+
+
+@given(st.text(st.sampled_from("l0123456789.;=-+eEU%Bs:@~ '\t"), max_size=30))
+def test_the_one_match_reading_of_an_item_agrees_with_the_stepwise_one(item: str) -> None:
+    # ``parse_perfdata`` reads a well-formed item in one match and leaves the rest (quoted
+    # labels, errors) to ``parse_item``: whichever reads it, the value or the refusal is the same.
+    try:
+        expected: PerfValue | str = parse_item(item)
+    except PerfdataError as exc:
+        expected = str(exc)
+    try:
+        got: PerfValue | str = _read_item(item)
+    except PerfdataError as exc:
+        got = str(exc)
+    assert got == expected
+
+
+def test_a_thousand_labels_without_quotes_and_one_too_many() -> None:
+    text = " ".join(f"l{i}={i}ms;1;2;0;1000" for i in range(1000))
+    values = parse_perfdata(text)
+    assert values[999] == PerfValue("l999", 999.0, "ms", "1", "2", 0.0, 1000.0)
+    with pytest.raises(PerfdataError, match="1001 labels; at most 1000"):
+        parse_perfdata(text + " x=1")
 
 
 def run(

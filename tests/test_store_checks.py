@@ -11,6 +11,7 @@ import pytest
 
 from fleetwatch.store import Conflict, NotFound, SQLiteStore, Store
 from fleetwatch.store.checks import CheckResultRecord, PerfPoint
+from fleetwatch.store.errors import InvalidInput
 
 pytestmark = pytest.mark.anyio
 
@@ -172,3 +173,36 @@ async def test_the_due_query_uses_the_index(tmp_path: Path) -> None:
             " AND fresh_due_at <= 1 ORDER BY fresh_due_at LIMIT 10"
         ).fetchall()
     assert "check_objects_fresh_due" in str(plan)
+
+
+async def test_every_column_of_a_results_points_in_one_write(store: Store) -> None:
+    # A result's points are written in one statement (a JSON array of rows): every column
+    # keeps its value, text with quotes and non-ASCII included, in the order given.
+    await store.add_check_object("host", "h")
+    svc = await store.add_check_object("service", "h", "s")
+    now = time.time()
+    points = [
+        PerfPoint("it's 'x'", 1.5, "%", "@10:20", "~:5", 0.0, 100.0),
+        PerfPoint("température", None, "", "", "", None, None),
+        *(PerfPoint(f"l{i}", float(i), "B", "1", "2", -1e300, 1e300) for i in range(998)),
+    ]
+    after = dataclasses.replace(svc, state=0, has_been_checked=True, last_check=now)
+    result = CheckResultRecord(None, svc.id, now, 0, "HARD", 1, "ok", "", "", "passive")
+    assert await store.record_check_result(after, result, points)
+    sql = (
+        "SELECT label, value, uom, warn, crit, min_value, max_value, at FROM perf_values"
+        " WHERE object_id = ? ORDER BY id"
+    )
+    rows = await store._select(sql, (svc.id,))  # type: ignore[attr-defined]
+    assert [PerfPoint(*row[:7]) for row in rows] == points
+    assert all(row[7] == pytest.approx(now) for row in rows)
+
+
+async def test_a_point_that_is_not_text_is_refused_before_the_write(store: Store) -> None:
+    await store.add_check_object("host", "h")
+    svc = await store.add_check_object("service", "h", "s")
+    after = dataclasses.replace(svc, state=0, has_been_checked=True, last_check=time.time())
+    result = CheckResultRecord(None, svc.id, time.time(), 0, "HARD", 1, "ok", "", "", "passive")
+    with pytest.raises(InvalidInput, match="perfdata"):
+        await store.record_check_result(after, result, [PerfPoint("bad \udcff", 1.0)])
+    assert await store.check_results(svc.id) == []

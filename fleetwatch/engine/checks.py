@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fleetwatch.engine.checkstate import CheckState, Transition, apply_result, state_name
-from fleetwatch.ingest.perfdata import parse_output
+from fleetwatch.ingest.perfdata import PluginOutput, parse_output
 from fleetwatch.store.base import EventRecord, Store
 from fleetwatch.store.checks import CheckObject, CheckResultRecord, DowntimeRecord, PerfPoint
 from fleetwatch.store.errors import Conflict, StoreError, StoreUnavailable
@@ -108,11 +108,9 @@ class CheckService:
         """Apply a passive result (``code`` already checked); return the state transition."""
         # PerfdataError (a ValueError) for bad perfdata, or too much of it.
         if len(text) <= PARSE_INLINE_CHARS:
-            parsed = parse_output(text)
+            parsed, points = _parsed(text)
         else:
-            parsed = await asyncio.to_thread(parse_output, text)
-        points = [PerfPoint(v.label, v.value, v.uom, v.warn, v.crit, v.min, v.max)
-                  for v in parsed.values]  # fmt: skip
+            parsed, points = await asyncio.to_thread(_parsed, text)
         key = (host, service or "")
         async with self._locked(*key):
             for _ in range(SAVE_ATTEMPTS):
@@ -377,6 +375,14 @@ class CheckService:
             await self.store.save_event(record)
         except StoreError as exc:
             log.warning("could not save the %s event of %s: %s", kind, obj.display_name, exc)
+
+
+def _parsed(text: str) -> tuple[PluginOutput, list[PerfPoint]]:
+    """The output and its points, made together (in the thread, for a long one)."""
+    parsed = parse_output(text)
+    points = [PerfPoint(v.label, v.value, v.uom, v.warn, v.crit, v.min, v.max)
+              for v in parsed.values]  # fmt: skip
+    return parsed, points
 
 
 def stale_message(obj: CheckObject, now: float) -> str:

@@ -15,6 +15,14 @@ VALUE = re.compile(
     r"^(?P<value>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?|U)(?P<uom>[^;\d\s]*)$"
 )
 NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$")
+_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+# A whole well-formed item with an unquoted label in one match: what ``parse_item`` reads in
+# steps, for the common case only. Anything it does not match (a quoted label, an error) is
+# read by ``parse_item``, which says what is wrong.
+_PLAIN_ITEM = re.compile(
+    rf"(?P<label>[^='][^=]*)=(?P<value>{_NUMBER}|U)(?P<uom>[^;\d\s]*)"
+    rf"(?:;(?P<warn>[^;]*)(?:;(?P<crit>[^;]*)(?:;(?P<min>{_NUMBER})?(?:;(?P<max>{_NUMBER})?)?)?)?)?"
+)
 # Each label is a row written with its result, in the same group commit: 10,000 held the hub's
 # thread ~0.45 s, and 10,001 could never fit the writer queue (503 forever). Plugins that
 # report a whole machine's disks or interfaces stay in the hundreds.
@@ -122,13 +130,31 @@ def parse_item(item: str) -> PerfValue:
     )
 
 
+def _read_item(item: str) -> PerfValue:
+    plain = _PLAIN_ITEM.fullmatch(item)
+    if plain is None:
+        return parse_item(item)
+    label, value, uom, warn, crit, low, high = plain.groups()
+    return PerfValue(
+        label,
+        None if value == "U" else float(value),
+        uom,
+        warn or "",
+        crit or "",
+        None if low is None else float(low),
+        None if high is None else float(high),
+    )
+
+
 def parse_perfdata(text: str) -> tuple[PerfValue, ...]:
-    items = _tokens(text)
+    # Without quotes, items are what ``str.split`` makes (in C: a thousand labels parse in
+    # ~2 ms instead of ~8), at most one past the limit, as ``_tokens`` reads them.
+    items = _tokens(text) if "'" in text else text.split(None, MAX_LABELS)
     if len(items) > MAX_LABELS:
         raise PerfdataError(
             f"perfdata holds {len(items)} labels; at most {MAX_LABELS} are accepted"
         )
-    return tuple(parse_item(item) for item in items)
+    return tuple(map(_read_item, items))
 
 
 def parse_output(text: str) -> PluginOutput:

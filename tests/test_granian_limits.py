@@ -1,0 +1,126 @@
+"""Granian's cap per client address, enforced from outside it (``fleetwatch.granian_limits``).
+
+In process, on real loopback sockets: what the reaper shuts down and what it leaves alone.
+End to end, a real ``fleetwatch serve`` on Granian: one address trickling headers on more
+connections than the hub's ceiling no longer keeps another address out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from serving import ServeProcess
+from test_slow_clients_e2e import HEAD_FIRST, Held, hold
+
+from fleetwatch.api.client_limits import ConnectionLimits
+from fleetwatch.granian_limits import ConnectionReaper
+
+
+@pytest.fixture
+def listening() -> Iterator[socket.socket]:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server
+
+
+def connect(server: socket.socket, source: str) -> tuple[socket.socket, socket.socket]:
+    client = socket.create_connection(server.getsockname(), source_address=(source, 0))
+    accepted, _ = server.accept()
+    return client, accepted
+
+
+def ended_by_peer(client: socket.socket) -> bool:
+    try:
+        return client.recv(1, socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False  # still open, nothing to read
+
+
+def test_past_the_mark_an_address_keeps_only_its_cap(listening: socket.socket) -> None:
+    port = listening.getsockname()[1]
+    limits = ConnectionLimits(max_connections=40, reserved=10, per_address=5)
+    reaper = ConnectionReaper(port, limits)
+    assert reaper.usable
+    pairs = [connect(listening, "127.0.0.2") for _ in range(30)]
+    pairs += [connect(listening, "127.0.0.3") for _ in range(3)]
+    # An outgoing connection of the hub's own (to the database, say) is never its business.
+    with socket.create_server(("127.0.0.1", 0)) as elsewhere:
+        outgoing, incoming = connect(elsewhere, "127.0.0.1")
+        try:
+            assert reaper.check() == 0  # over its cap since this look only: not yet
+            assert reaper.check() == 25
+            assert reaper.check() == 0  # what is left is within the cap, or closing
+        finally:
+            outgoing.close()
+            incoming.close()
+    ended = [ended_by_peer(client) for client, _ in pairs]
+    assert ended[:5] == [False] * 5  # the first ones in are kept
+    assert sum(ended) == 25
+    assert ended[30:] == [False] * 3  # another address, within its cap
+    for client, accepted in pairs:
+        client.close()
+        accepted.close()
+
+
+def test_below_the_mark_nothing_is_looked_at(listening: socket.socket) -> None:
+    port = listening.getsockname()[1]
+    limits = ConnectionLimits(max_connections=4096, reserved=256, per_address=5)
+    pairs = [connect(listening, "127.0.0.2") for _ in range(20)]
+    try:
+        assert ConnectionReaper(port, limits).check() == 0
+    finally:
+        for client, accepted in pairs:
+            client.close()
+            accepted.close()
+
+
+CEILING = 100
+FLOOD = 130  # more than the ceiling, from one address
+PER_ADDRESS = 10
+# On a shared 2-core machine a status probe takes milliseconds, seconds when very busy;
+# without the cap it would wait until the flood gives up (HOLD_SECONDS), past this.
+PROMPT = 4.0
+HOLD_SECONDS = 6.0  # the flood trickles this long at most (the hub's header deadline is 30 s)
+
+
+async def flood_headers_and_probe(url: str) -> tuple[Held, list[float]]:
+    port = int(url.rsplit(":", 1)[1])
+    held = Held()
+    give_up = time.monotonic() + HOLD_SECONDS
+    attackers = [asyncio.create_task(hold(port, HEAD_FIRST, b"a", held, give_up))
+                 for _ in range(FLOOD)]  # fmt: skip
+    await asyncio.sleep(0.5)  # the ceiling is full of them before the first probe
+    timings: list[float] = []
+    async with httpx.AsyncClient(base_url=url, timeout=PROMPT * 3) as client:
+        for _ in range(5):
+            started = time.monotonic()
+            answer = await client.get("/api/4/status", headers={"Connection": "close"})
+            timings.append(time.monotonic() - started)
+            assert answer.status_code == 200, answer.text
+    await asyncio.gather(*attackers)
+    return held, timings
+
+
+@pytest.mark.e2e
+def test_one_address_trickling_headers_past_the_ceiling_leaves_room(tmp_path: Path) -> None:
+    env = {
+        "FLEETWATCH_SERVER_HTTP_ENGINE": "granian",
+        "FLEETWATCH_SERVER_HEADER_TIMEOUT_SECONDS": "30",
+        "FLEETWATCH_SERVER_MAX_CONNECTIONS": str(CEILING),
+        "FLEETWATCH_SERVER_RESERVED_CONNECTIONS": "20",
+        "FLEETWATCH_SERVER_MAX_CONNECTIONS_PER_ADDRESS": str(PER_ADDRESS),
+    }
+    with ServeProcess(tmp_path, env=env) as hub:
+        held, timings = asyncio.run(flood_headers_and_probe(hub.url))
+    assert max(timings) < PROMPT, timings
+    # What the ceiling had accepted past the address' cap was shut down at once, long before
+    # the header deadline (the 30 Granian took next are below the mark: they wait for it).
+    early = [seconds for seconds in held.lifetimes if seconds < HOLD_SECONDS - 1]
+    assert len(early) >= CEILING - 2 * PER_ADDRESS, sorted(held.lifetimes)
+    assert any("connections from 127.0.0.2" in line for line in hub.log), hub.log
+    assert not any("Traceback" in line for line in hub.log), hub.log
