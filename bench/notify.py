@@ -46,6 +46,7 @@ from fleetwatch.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 USER, PASSWORD = "bench", "bench password"
+WORKER = ["process"]  # notify.worker of the hubs started (--worker)
 
 
 class Receiver:
@@ -129,7 +130,8 @@ def start_hub(
     argv = [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port), "--data-dir",
             str(data_dir), "--database", url]  # fmt: skip
     env = {"FLEETWATCH_CHECKS_AUTO_CREATE": "true",
-           "FLEETWATCH_NOTIFY_ENABLED": "true" if deliver else "false"}  # fmt: skip
+           "FLEETWATCH_NOTIFY_ENABLED": "true" if deliver else "false",
+           "FLEETWATCH_NOTIFY_WORKER": WORKER[0]}  # fmt: skip
     server = _procs.spawn(name, argv, port=port, log_path=data_dir / "hub.log", env=env)
     _procs.wait_ready(server)
     return server, url
@@ -246,8 +248,11 @@ def main() -> None:
         action="store_true",
         help="storms on PostgreSQL, delivery in a second hub process",
     )
+    parser.add_argument("--worker", choices=["process", "inline"], default="process",
+                        help="notify.worker of the hub: a child process, or inline")  # fmt: skip
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
+    WORKER[0] = args.worker
     _wrk.ensure_wrk()
     print("latency ...", file=sys.stderr)
     lat = latency(args)
@@ -266,7 +271,8 @@ def main() -> None:
          f"{r['messages']:,.0f} / {r['expected']:,.0f}", f"{r['drain_s']:.1f} s"]
         for name, r in (("no rule", off), (f"rule to {args.channels} channels", on))
     ]  # fmt: skip
-    where = "PostgreSQL, delivery in a second hub" if args.split else "SQLite, one hub"
+    where = ("PostgreSQL, delivery in a second hub" if args.split
+             else f"SQLite, one hub, notify.worker = {args.worker}")  # fmt: skip
     print(
         f"{where}: submit_stats during a storm of {args.storm_per_minute:,.0f} events a minute, "
         f"{args.duration:g} s, {args.connections} connections, medians of {args.rounds}:\n"
