@@ -384,7 +384,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     if not config.get("server", "disable_webui"):
         pages = Pages(guard, prefix, anonymous_permissions(config) & {VIEW_STATISTICS},
                       float(config.get("console", "refresh_seconds")), time.time)  # fmt: skip
-        routes += web_routes(ConsoleParts(pages, guard, store, fleet, admin, limits))
+        routes += web_routes(ConsoleParts(pages, guard, store, fleet, admin, limits,
+                                          notify.admin))  # fmt: skip
     site = Starlette(routes=routes)
     built.append(site)
     reader = HistoryReader(store, live.specs, kept)
