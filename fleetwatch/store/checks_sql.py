@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .base import Statement
+from .base import EventRecord, Statement, event_params
 from .checks import (
     FILTER_NUMBERS,
     FILTER_TEXTS,
@@ -68,6 +68,12 @@ _INSERT_POINT = (
     "INSERT INTO perf_values (object_id, at, label, value, uom, warn, crit, min_value,"
     " max_value) SELECT ?, ?, ?, CAST(? AS DOUBLE PRECISION), ?, ?, ?,"
     " CAST(? AS DOUBLE PRECISION), CAST(? AS DOUBLE PRECISION)" + _SAVED
+)
+# An event of the state change saved in the same group (``record_check_result``).
+_INSERT_EVENT_IF_SAVED = (
+    "INSERT INTO events (system_id, begin_at, end_at, state, type, value_max, value_avg,"
+    " value_min, value_sum, count, top, description, sort_key, global_msg, data)"
+    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {json}, ?, ?, ?, {json}" + _SAVED
 )
 _DOWNTIMES = (
     "SELECT id, object_id, author, comment, start_time, end_time, fixed, duration, created_at,"
@@ -258,6 +264,7 @@ class CheckSQL(IdentitySQL):
         points: Sequence[PerfPoint] = (),
         *,
         only_if_due_at: float | None = None,
+        events: Sequence[EventRecord] = (),
     ) -> bool:
         token = f"{_TOKEN_PREFIX}{os.getpid():x}.{next(_TOKEN_COUNTER):x}"
         state = (
@@ -287,9 +294,15 @@ class CheckSQL(IdentitySQL):
             Statement(sql(save), saved_params),
             Statement(sql(_INSERT_RESULT), history, step=1),
             *(Statement(sql(_INSERT_POINT), value, step=2) for value in values),
+            *(Statement(self._event_if_saved(), (*event_params(e), after.id, token), step=3)
+              for e in events),
         ])  # fmt: skip
         saved, *_ = await asyncio.gather(*futures)
         return saved > 0
+
+    def _event_if_saved(self) -> str:
+        json = "?" if self._placeholder == "?" else "CAST(? AS JSONB)"
+        return self._sql(_INSERT_EVENT_IF_SAVED.format(json=json))
 
     async def check_results(self, object_id: int, *, limit: int = 100) -> list[CheckResultRecord]:
         sql = (
