@@ -201,6 +201,7 @@ def storm(args: argparse.Namespace, notify: bool) -> dict[str, float]:
         database = stack.enter_context(scratch_database(args.postgres)) if args.split else ""
         # --split: the hub that ingests does not deliver; a second hub on the same PostgreSQL
         # database does (started only when there is something to deliver).
+        full = None
         server, url = start_hub(tmp, database, deliver=not args.split)
         if args.split and notify:
             stack.callback(_procs.stop, start_hub(tmp, database, name="deliverer")[0])
@@ -228,6 +229,9 @@ def storm(args: argparse.Namespace, notify: bool) -> dict[str, float]:
         finally:
             _procs.stop(server)
             receiver.close()
+            if full is not None and not full.clean:  # why: the hub's last words
+                log = Path(tmp) / "hub" / "hub.log"
+                print("\n".join(log.read_text().splitlines()[-30:]), file=sys.stderr)
     if not full.clean:
         raise SystemExit(f"submit_stats: {full.non_2xx_3xx} non-2xx answers; nothing measured")
     return {"accepted_per_s": full.requests_per_s, "p99_ms": full.p99_ms,
