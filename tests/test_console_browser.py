@@ -376,7 +376,7 @@ def test_the_events_page_filters_and_clears(page: Page, fleet: Fleet) -> None:
     expect(page.locator("#events tbody tr .badge").first).to_have_text("CRITICAL")
     shot(page, "events")
     page.click("#clear-events")
-    expect(page.locator("form[data-api] [data-result]")).to_have_text("Done.")
+    expect(page.locator("form[data-api$='events.clear'] [data-result]")).to_have_text("Done.")
     expect(page.locator("#events tbody tr.finished")).to_have_count(0)
 
 
@@ -475,3 +475,23 @@ def test_managing_notifications_and_a_test_send(page: Page, fleet: Fleet) -> Non
     expect(page.locator("#add-channel")).to_have_count(0)
     expect(page.locator("#add-rule")).to_have_count(0)
     expect(page.locator("main form")).to_have_count(0)
+
+
+def test_acknowledging_an_ongoing_event(page: Page, fleet: Fleet) -> None:
+    alert = {"pool": {"source": "zfs", "type": "critical", "time_t": int(time.time()),
+                      "text": "tank faulted"}}  # fmt: skip
+    answer = httpx.put(f"{fleet.url}/api/external/submit_alerts", json=alert,
+                       auth=("", fleet.tokens["web2"]), timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    sign_in(page, fleet.url, "alice")
+    page.goto(f"{fleet.url}/events?phase=ongoing&system=web2")
+    ackable = page.locator("form[data-api$='events.ack']")
+    row = page.locator("#events tbody tr", has=ackable).first
+    expect(row).to_be_visible(timeout=10_000)
+    form = row.locator("form")
+    event_id = row.get_attribute("data-event")
+    form.get_by_role("textbox").fill("looking into it")
+    form.locator("button.ack").click()
+    acked = page.locator(f'#events tr[data-event="{event_id}"] [data-ack]')
+    expect(acked).to_contain_text("alice: looking into it")
+    expect(page.locator(f'#events tr[data-event="{event_id}"] form')).to_have_count(0)

@@ -47,10 +47,14 @@ def watch_stdin(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
 async def main_async(settings: DeliverySettings, *, watch_parent: bool = True) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     if watch_parent:
+        # Ctrl-C reaches the whole process group: the hub stops, then closes the pipe, and
+        # this process stops after it rather than being started again meanwhile.
+        loop.add_signal_handler(signal.SIGINT, lambda: None)
         watch_stdin(loop, stop)
+    else:
+        loop.add_signal_handler(signal.SIGINT, stop.set)
     await run_delivery(settings, stop)
 
 
