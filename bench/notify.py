@@ -266,6 +266,12 @@ def main() -> None:
     for n in range(args.rounds):
         print(f"storm round {n + 1}/{args.rounds} ...", file=sys.stderr)
         pairs.append((storm(args, notify=False), storm(args, notify=True)))
+    for n, (without, with_) in enumerate(pairs, start=1):
+        print(f"round {n}: {without['accepted_per_s']:,.0f}/s without, "
+              f"{with_['accepted_per_s']:,.0f}/s with: ratio "
+              f"{with_['accepted_per_s'] / without['accepted_per_s']:.2f}, messages "
+              f"{with_['messages']:,.0f} / {with_['expected']:,.0f}, drained after "
+              f"{with_['drain_s']:.1f} s", file=sys.stderr)  # fmt: skip
     off = {k: _report.median(p[0][k] for p in pairs) for k in pairs[0][0]}
     on = {k: _report.median(p[1][k] for p in pairs) for k in pairs[0][1]}
     ratio = on["accepted_per_s"] / off["accepted_per_s"]

@@ -490,6 +490,8 @@ def build_notifications(config: Config, store: Store) -> Notifications:
     mode = str(config.get("notify", "worker"))
     if mode not in WORKER_MODES:
         raise ConfigError(f"notify.worker must be one of {', '.join(WORKER_MODES)}, not {mode!r}")
+    if not 0 <= int(config.get("notify", "worker_nice")) <= 19:
+        raise ConfigError("notify.worker_nice must be from 0 to 19")
     timeout = float(config.get("notify", "timeout_seconds"))
     concurrency = int(config.get("notify", "concurrency"))
     poll = float(config.get("notify", "poll_seconds"))

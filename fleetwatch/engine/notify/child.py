@@ -70,6 +70,11 @@ def main() -> None:
         return  # the hub went away before it said anything
     settings = DeliverySettings.decode(line)
     die_with_parent(settings.parent_pid)
+    if settings.nice > 0:
+        # Delivery can wait a second; ingestion under a storm cannot: the scheduler gives
+        # the hub's process the cores first when both want them.
+        with contextlib.suppress(OSError):
+            os.nice(min(settings.nice, 19))
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(main_async(settings))
 

@@ -59,6 +59,7 @@ class DeliverySettings:
     retry_longest: float = 3600.0
     give_up_after: float = 86400.0
     queue_size: int = 10_000
+    nice: int = 10
     parent_pid: int = 0
 
     @classmethod
@@ -73,6 +74,7 @@ class DeliverySettings:
             retry_longest=float(config.get("notify", "retry_longest_seconds")),
             give_up_after=float(config.get("notify", "give_up_after_seconds")),
             queue_size=int(config.get("storage", "queue_size")),
+            nice=int(config.get("notify", "worker_nice")),
         )
 
     def encode(self) -> bytes:
