@@ -60,6 +60,7 @@ class DeliverySettings:
     give_up_after: float = 86400.0
     queue_size: int = 10_000
     nice: int = 10
+    commit_delay: float = 0.2
     parent_pid: int = 0
 
     @classmethod
@@ -118,7 +119,10 @@ class Delivery:
 
 async def run_delivery(settings: DeliverySettings, stop: asyncio.Event) -> None:
     """Dispatch and deliver over a store of its own until ``stop`` is set."""
-    store = open_store(settings.database, max_queue=settings.queue_size)
+    # Its writes wait up to commit_delay to commit together: delivery can wait that long, and
+    # on SQLite each of its commits holds the one writer lock ingestion needs.
+    store = open_store(settings.database, max_queue=settings.queue_size,
+                       max_delay_seconds=settings.commit_delay)  # fmt: skip
     await store.open()
     delivery = Delivery.build(settings, store)
     try:
