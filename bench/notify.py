@@ -46,6 +46,7 @@ from fleetwatch.store import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 USER, PASSWORD = "bench", "bench password"
+WORKER = ["process"]  # notify.worker of the hubs started (--worker)
 
 
 class Receiver:
@@ -129,7 +130,10 @@ def start_hub(
     argv = [str(REPO / ".venv/bin/fleetwatch"), "serve", "--port", str(port), "--data-dir",
             str(data_dir), "--database", url]  # fmt: skip
     env = {"FLEETWATCH_CHECKS_AUTO_CREATE": "true",
-           "FLEETWATCH_NOTIFY_ENABLED": "true" if deliver else "false"}  # fmt: skip
+           "FLEETWATCH_NOTIFY_ENABLED": "true" if deliver else "false",
+           "FLEETWATCH_NOTIFY_WORKER": WORKER[0],
+           # wrk and the storm's client both come from 127.0.0.1: more than one client's share.
+           "FLEETWATCH_SERVER_MAX_CONNECTIONS_PER_ADDRESS": "1000"}  # fmt: skip
     server = _procs.spawn(name, argv, port=port, log_path=data_dir / "hub.log", env=env)
     _procs.wait_ready(server)
     return server, url
@@ -199,6 +203,7 @@ def storm(args: argparse.Namespace, notify: bool) -> dict[str, float]:
         database = stack.enter_context(scratch_database(args.postgres)) if args.split else ""
         # --split: the hub that ingests does not deliver; a second hub on the same PostgreSQL
         # database does (started only when there is something to deliver).
+        full = None
         server, url = start_hub(tmp, database, deliver=not args.split)
         if args.split and notify:
             stack.callback(_procs.stop, start_hub(tmp, database, name="deliverer")[0])
@@ -226,6 +231,9 @@ def storm(args: argparse.Namespace, notify: bool) -> dict[str, float]:
         finally:
             _procs.stop(server)
             receiver.close()
+            if full is not None and not full.clean:  # why: the hub's last words
+                log = Path(tmp) / "hub" / "hub.log"
+                print("\n".join(log.read_text().splitlines()[-30:]), file=sys.stderr)
     if not full.clean:
         raise SystemExit(f"submit_stats: {full.non_2xx_3xx} non-2xx answers; nothing measured")
     return {"accepted_per_s": full.requests_per_s, "p99_ms": full.p99_ms,
@@ -246,8 +254,11 @@ def main() -> None:
         action="store_true",
         help="storms on PostgreSQL, delivery in a second hub process",
     )
+    parser.add_argument("--worker", choices=["process", "inline"], default="process",
+                        help="notify.worker of the hub: a child process, or inline")  # fmt: skip
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
+    WORKER[0] = args.worker
     _wrk.ensure_wrk()
     print("latency ...", file=sys.stderr)
     lat = latency(args)
@@ -255,6 +266,12 @@ def main() -> None:
     for n in range(args.rounds):
         print(f"storm round {n + 1}/{args.rounds} ...", file=sys.stderr)
         pairs.append((storm(args, notify=False), storm(args, notify=True)))
+    for n, (without, with_) in enumerate(pairs, start=1):
+        print(f"round {n}: {without['accepted_per_s']:,.0f}/s without, "
+              f"{with_['accepted_per_s']:,.0f}/s with: ratio "
+              f"{with_['accepted_per_s'] / without['accepted_per_s']:.2f}, messages "
+              f"{with_['messages']:,.0f} / {with_['expected']:,.0f}, drained after "
+              f"{with_['drain_s']:.1f} s", file=sys.stderr)  # fmt: skip
     off = {k: _report.median(p[0][k] for p in pairs) for k in pairs[0][0]}
     on = {k: _report.median(p[1][k] for p in pairs) for k in pairs[0][1]}
     ratio = on["accepted_per_s"] / off["accepted_per_s"]
@@ -266,7 +283,8 @@ def main() -> None:
          f"{r['messages']:,.0f} / {r['expected']:,.0f}", f"{r['drain_s']:.1f} s"]
         for name, r in (("no rule", off), (f"rule to {args.channels} channels", on))
     ]  # fmt: skip
-    where = "PostgreSQL, delivery in a second hub" if args.split else "SQLite, one hub"
+    where = ("PostgreSQL, delivery in a second hub" if args.split
+             else f"SQLite, one hub, notify.worker = {args.worker}")  # fmt: skip
     print(
         f"{where}: submit_stats during a storm of {args.storm_per_minute:,.0f} events a minute, "
         f"{args.duration:g} s, {args.connections} connections, medians of {args.rounds}:\n"

@@ -68,6 +68,7 @@ from fleetwatch.engine.notify.channels import Senders
 from fleetwatch.engine.notify.dispatcher import Dispatcher
 from fleetwatch.engine.notify.manage import NotifyAdmin
 from fleetwatch.engine.notify.messages import Messages
+from fleetwatch.engine.notify.process import WORKER_MODES, DeliveryProcess, DeliverySettings
 from fleetwatch.engine.notify.tags import StoredTags
 from fleetwatch.engine.notify.worker import DeliveryWorker, RetryPolicy
 from fleetwatch.engine.recorder import LocalRecorder
@@ -432,7 +433,8 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     if not config.get("server", "disable_webui"):
         pages = Pages(guard, prefix, anonymous_permissions(config) & {VIEW_STATISTICS},
                       float(config.get("console", "refresh_seconds")), time.time)  # fmt: skip
-        routes += web_routes(ConsoleParts(pages, guard, store, fleet, admin, limits))
+        routes += web_routes(ConsoleParts(pages, guard, store, fleet, admin, limits,
+                                          notify.admin))  # fmt: skip
     site = Starlette(routes=routes)
     built.append(site)
     reader = HistoryReader(store, live.specs, kept)
@@ -500,6 +502,10 @@ class Notifications:
     worker: DeliveryWorker
     senders: Senders
     streams: EventStreams
+    # notify.worker: "process" runs dispatcher and worker in a child (process.py), "inline"
+    # here, "off" nowhere (``fleetwatch notify worker`` elsewhere).
+    mode: str = "inline"
+    process: DeliveryProcess | None = None
 
     async def prepare(self, config: Config) -> None:
         """Make the store hold the TOML file's channels and rules."""
@@ -515,17 +521,26 @@ class Notifications:
 
     def start(self, stop: asyncio.Event, deliver: bool) -> list[asyncio.Task[None]]:
         tasks = [asyncio.create_task(self.streams.run(stop), name="event-stream")]
-        if deliver:
-            tasks.append(
-                asyncio.create_task(
-                    self.dispatcher.run(stop, self.worker.poll_seconds), name="notify-dispatch"
-                )
+        if not deliver or self.mode == "off":
+            return tasks
+        if self.mode == "process" and self.process is not None:
+            tasks.append(asyncio.create_task(self.process.run(stop), name="notify-process"))
+            return tasks
+        tasks.append(
+            asyncio.create_task(
+                self.dispatcher.run(stop, self.worker.poll_seconds), name="notify-dispatch"
             )
-            tasks.append(asyncio.create_task(self.worker.run(stop), name="notify-deliver"))
+        )
+        tasks.append(asyncio.create_task(self.worker.run(stop), name="notify-deliver"))
         return tasks
 
 
 def build_notifications(config: Config, store: Store) -> Notifications:
+    mode = str(config.get("notify", "worker"))
+    if mode not in WORKER_MODES:
+        raise ConfigError(f"notify.worker must be one of {', '.join(WORKER_MODES)}, not {mode!r}")
+    if not 0 <= int(config.get("notify", "worker_nice")) <= 19:
+        raise ConfigError("notify.worker_nice must be from 0 to 19")
     timeout = float(config.get("notify", "timeout_seconds"))
     concurrency = int(config.get("notify", "concurrency"))
     poll = float(config.get("notify", "poll_seconds"))
@@ -547,7 +562,9 @@ def build_notifications(config: Config, store: Store) -> Notifications:
         replay_max=int(config.get("events", "replay_max")), poll_seconds=poll,
         max_stream_seconds=float(config.get("events", "max_stream_seconds")),
     )  # fmt: skip
-    return Notifications(NotifyAdmin(store, senders), dispatcher, worker, senders, streams)
+    process = DeliveryProcess(DeliverySettings.from_config(config)) if mode == "process" else None
+    return Notifications(NotifyAdmin(store, senders), dispatcher, worker, senders, streams,
+                         mode=mode, process=process)  # fmt: skip
 
 
 def list_limits(config: Config) -> ListLimits:

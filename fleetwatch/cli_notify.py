@@ -173,3 +173,39 @@ def test(name: str, **opts: Any) -> None:
     click.echo(f"{'sent' if result.ok else 'not sent'}: {status}: {result.detail}")
     if not result.ok:
         sys.exit(2)
+
+
+@notify.command("worker")
+@store_options
+def worker(**opts: Any) -> None:
+    """Dispatch and deliver notifications in the foreground until SIGTERM or Ctrl-C.
+
+    For hubs run with notify.worker = "off": this process does their delivery (several may
+    run on one PostgreSQL database; each delivery is still sent once)."""
+    import asyncio  # noqa: PLC0415
+    import logging  # noqa: PLC0415
+
+    from fleetwatch.config import ConfigError, load_config  # noqa: PLC0415
+    from fleetwatch.engine.notify.child import loop_factory, main_async  # noqa: PLC0415
+    from fleetwatch.engine.notify.process import DeliverySettings  # noqa: PLC0415
+    from fleetwatch.store.errors import StoreError  # noqa: PLC0415
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # request URLs may hold tokens
+    try:
+        config = load_config(
+            opts.get("config_path"),
+            flags={
+                ("storage", "data_dir"): str(opts["data_dir"]) if opts.get("data_dir") else None,
+                ("storage", "database"): opts.get("database"),
+            },
+        )
+        settings = DeliverySettings.from_config(config)
+    except (ConfigError, ValueError, OSError) as exc:
+        fail(str(exc))
+    try:
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(main_async(settings, watch_parent=False))
+    except StoreError as exc:
+        fail(f"cannot open the store {config.database}: {exc}")

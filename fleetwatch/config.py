@@ -103,6 +103,12 @@ SETTINGS: tuple[Setting, ...] = (
             "The hub's address as people reach it (https://hub.example.com): links in messages."),
     Setting("notify", "enabled", bool, True,
             "Run the notification dispatcher and delivery worker in this hub."),
+    Setting("notify", "worker", str, "process",
+            "Where delivery runs: process (a child of the hub), inline (in the hub's own "
+            "process) or off (run `fleetwatch notify worker` elsewhere)."),
+    Setting("notify", "worker_nice", int, 10,
+            "How much the delivery process lowers its CPU priority (nice, 0-19): under a "
+            "storm the cores go to ingestion first, and the messages follow."),
     Setting("notify", "timeout_seconds", float, 10.0, "Longest wait for one send to a channel."),
     Setting("notify", "concurrency", int, 4, "Sends in flight per channel at most."),
     Setting("notify", "retry_first_seconds", float, 10.0,

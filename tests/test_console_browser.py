@@ -1,6 +1,7 @@
 """The console in real headless Chromium (Debian's package, driven by Playwright) against a real
 ``fleetwatch serve``: signing in and out, the fleet going stale live, filters, a system's charts,
-acknowledging a service, what a readonly user sees, and outside text shown as text.
+acknowledging a service, managing notifications (a test send to a receiver on loopback), what
+a readonly user sees, and outside text shown as text.
 
 Every page is saved as a screenshot under ``test-artifacts/screenshots/`` (not tracked).
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from hubs import CHEAP_HASHING
+from notify_parts import Receiver, verify_signature
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from serving import ServeProcess
 
@@ -374,7 +376,7 @@ def test_the_events_page_filters_and_clears(page: Page, fleet: Fleet) -> None:
     expect(page.locator("#events tbody tr .badge").first).to_have_text("CRITICAL")
     shot(page, "events")
     page.click("#clear-events")
-    expect(page.locator("form[data-api] [data-result]")).to_have_text("Done.")
+    expect(page.locator("form[data-api$='events.clear'] [data-result]")).to_have_text("Done.")
     expect(page.locator("#events tbody tr.finished")).to_have_count(0)
 
 
@@ -411,3 +413,85 @@ def test_scheduling_and_deleting_a_downtime(page: Page, fleet: Fleet) -> None:
     expect(page.locator(f'{disk} [data-badge="downtime"]')).to_have_text("DOWNTIME")
     page.locator(f"{disk} button.danger", has_text="Delete downtime").click()
     expect(page.locator(f'{disk} [data-badge="downtime"]')).to_have_count(0)
+
+
+def test_managing_notifications_and_a_test_send(page: Page, fleet: Fleet) -> None:
+    with Receiver() as receiver:
+        sign_in(page, fleet.url, "alice")
+        page.click("nav a:text('Notifications')")
+        expect(page).to_have_url(re.compile(r"/notifications$"))
+        page.fill("#new-channel-name", "hook")
+        page.fill("#new-channel-url", f"webhook+{receiver.url}/hook")
+        page.click("#add-channel button")
+        box = page.locator("#secret-box")
+        expect(box).to_be_visible()
+        secret = box.locator("[data-token]").inner_text()
+        assert len(secret) >= 32
+        channel = page.locator('#channels tr[data-channel="hook"]')
+        expect(channel).to_contain_text("webhook")
+        assert receiver.url not in page.locator("#channels").inner_text()  # masked
+        channel.get_by_role("button", name="Send a test message on hook").click()
+        result = page.locator("#test-result")
+        expect(result.locator("[data-outcome]")).to_have_text("sent (HTTP 200)")
+        assert len(receiver.received) == 1
+        assert verify_signature(secret, receiver.received[0].headers, receiver.received[0].body)
+
+        page.fill("#new-rule-name", "acks")
+        page.fill("#new-rule-channels", "hook")
+        page.check('#add-rule input[name="kinds"][value="acknowledgement"]')
+        page.fill('#add-rule input[name="hosts"]', "nas*")
+        page.fill('#add-rule input[name="services"]', "backup")
+        page.fill('#add-rule input[name="repeat"]', "30")
+        page.fill('#add-rule input[name="title"]', "{{ kind }} of {{ object }}")
+        page.click("#add-rule button[type=submit]")
+        rule = page.locator('#rules tr[data-rule="acks"]')
+        expect(rule).to_contain_text("hosts: nas*")
+        expect(rule).to_contain_text("every 30 min")
+        fleet.command("ACKNOWLEDGE_SVC_PROBLEM", host_name="nas1", service_description="backup",
+                      comment="on it")  # fmt: skip
+        try:
+            sent = page.locator("#deliveries tr[data-status=sent]")
+            expect(sent).to_have_count(1, timeout=15_000)  # the page refreshes itself
+            expect(sent).to_contain_text("acknowledgement of nas1 / backup")
+            expect(sent.locator("td.num")).to_have_text("1")
+            expect(sent).to_contain_text("(HTTP 200)")
+            shot(page, "notifications")
+            page.reload()
+            expect(page.locator("#secret-box")).to_be_hidden()
+            assert secret not in page.content()  # shown once, by the browser, never by the hub
+            page.locator('#rules tr[data-rule="acks"] button.danger').click()
+            expect(page.locator('#rules tr[data-rule="acks"]')).to_have_count(0)
+        finally:
+            fleet.command("REMOVE_SVC_ACKNOWLEDGEMENT", host_name="nas1",
+                          service_description="backup")  # fmt: skip
+        page.locator('#channels tr[data-channel="hook"] button.danger').click()
+        expect(page.locator('#channels tr[data-channel="hook"]')).to_have_count(0)
+        assert len(receiver.received) == 2
+
+    page.context.clear_cookies()
+    sign_in(page, fleet.url, "rita")  # readonly: deliveries, no action
+    page.click("nav a:text('Notifications')")
+    expect(page.locator("#deliveries")).to_be_visible()
+    expect(page.locator("#add-channel")).to_have_count(0)
+    expect(page.locator("#add-rule")).to_have_count(0)
+    expect(page.locator("main form")).to_have_count(0)
+
+
+def test_acknowledging_an_ongoing_event(page: Page, fleet: Fleet) -> None:
+    alert = {"pool": {"source": "zfs", "type": "critical", "time_t": int(time.time()),
+                      "text": "tank faulted"}}  # fmt: skip
+    answer = httpx.put(f"{fleet.url}/api/external/submit_alerts", json=alert,
+                       auth=("", fleet.tokens["web2"]), timeout=10)  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    sign_in(page, fleet.url, "alice")
+    page.goto(f"{fleet.url}/events?phase=ongoing&system=web2")
+    ackable = page.locator("form[data-api$='events.ack']")
+    row = page.locator("#events tbody tr", has=ackable).first
+    expect(row).to_be_visible(timeout=10_000)
+    form = row.locator("form")
+    event_id = row.get_attribute("data-event")
+    form.get_by_role("textbox").fill("looking into it")
+    form.locator("button.ack").click()
+    acked = page.locator(f'#events tr[data-event="{event_id}"] [data-ack]')
+    expect(acked).to_contain_text("alice: looking into it")
+    expect(page.locator(f'#events tr[data-event="{event_id}"] form')).to_have_count(0)

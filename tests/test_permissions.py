@@ -41,6 +41,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/login"): PUBLIC,
     ("POST", "/logout"): PUBLIC,  # ends the caller's session, if any
     ("POST", "/api/v1/events.clear"): "clear-events",
+    ("POST", "/api/v1/events.ack"): "api-command",
     ("POST", "/api/v1/systems.tag"): MANAGE_SYSTEMS,
     ("POST", "/api/v1/hosts.tag"): "host-edit-all",
     ("POST", "/api/v1/services.tag"): "service-edit-all",
@@ -116,6 +117,7 @@ CONSOLE_PAGES: dict[tuple[str, str], str] = {
     ("GET", "/checks"): "service-view-all",
     ("GET", "/events"): "view-events",
     ("GET", "/admin"): MANAGE_USERS,  # or manage-systems
+    ("GET", "/notifications"): MANAGE_NOTIFICATIONS,  # or view-events (deliveries only)
     ("POST", "/login"): "the login form's CSRF token",
 }
 SAMPLES = {

@@ -285,6 +285,7 @@ def v1_app(
         routes.append(Route("/statistics", hub_statistics.handle, methods=get))
     if events is not None:
         routes.append(Route("/events.clear", events.clear, methods=post))
+        routes.append(Route("/events.ack", events.ack, methods=post))
     if tags is not None:
         routes += [
             Route("/systems.tag", tags.system, methods=post),

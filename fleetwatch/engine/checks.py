@@ -130,7 +130,15 @@ class CheckService:
                                     parsed.perfdata, acknowledged=acknowledged, stale=False,
                                     ttl=ttl, due=due, version=obj.version)  # fmt: skip
                 result = _result_of(after, "passive", ttl)
-                if await self.store.record_check_result(after, result, points):
+                # The event is written with the state it reports, in one transaction: a crash
+                # cannot leave a hard change without its event (and notification).
+                changes = (
+                    [self._change("CHECK_HARD_STATE", after, transition, at)]
+                    if transition.hard_change
+                    else []
+                )
+                events = [record for _, record in changes if record is not None]
+                if await self.store.record_check_result(after, result, points, events=events):
                     self._known[key] = _next_version(after)
                     break
                 self._known.pop(key, None)
@@ -139,8 +147,7 @@ class CheckService:
             if obj.acknowledged and not acknowledged:
                 await self.store.remove_acknowledgement(obj.id, at)
         self._schedule_changed()
-        if transition.hard_change:
-            await self._event("CHECK_HARD_STATE", after, transition, at)
+        self._tell(changes)
         if transition.before.state == 0 and transition.after.state != 0:
             await self._trigger_flexible(after, at)
         return transition
@@ -168,14 +175,16 @@ class CheckService:
                 due=None,
                 version=obj.version,
             )
+            changes = [self._change("CHECK_STALE", after, transition, at)]
+            if transition.hard_change:
+                changes.append(self._change("CHECK_HARD_STATE", after, transition, at))
             saved = await self.store.record_check_result(
-                after, _result_of(after, "stale", None), only_if_due_at=obj.fresh_due_at
-            )
+                after, _result_of(after, "stale", None), only_if_due_at=obj.fresh_due_at,
+                events=[record for _, record in changes if record is not None],
+            )  # fmt: skip
             self._forget(obj)
         if saved:
-            await self._event("CHECK_STALE", after, transition, at)
-            if transition.hard_change:
-                await self._event("CHECK_HARD_STATE", after, transition, at)
+            self._tell(changes)
         return saved
 
     # -- acknowledgements
@@ -340,6 +349,32 @@ class CheckService:
         at: float,
         **extra: Any,
     ) -> None:
+        """Tell the listeners and save the event (a change saved on its own before)."""
+        change = self._change(kind, obj, transition, at, **extra)
+        self._tell([change])
+        _, record = change
+        if record is None:
+            return
+        try:
+            await self.store.save_event(record)
+        except StoreError as exc:
+            log.warning("could not save the %s event of %s: %s", kind, obj.display_name, exc)
+
+    def _tell(self, changes: list[tuple[dict[str, Any], EventRecord | None]]) -> None:
+        """The listeners hear of changes once they are saved."""
+        for data, _ in changes:
+            for listener in self.listeners:
+                listener(data)
+
+    def _change(
+        self,
+        kind: str,
+        obj: CheckObject,
+        transition: Transition | None,
+        at: float,
+        **extra: Any,
+    ) -> tuple[dict[str, Any], EventRecord | None]:
+        """What the listeners hear of a change, and its event record (None: no store)."""
         old = transition.before.state if transition is not None else obj.state
         new = transition.after.state if transition is not None else obj.state
         data: dict[str, Any] = {
@@ -352,10 +387,9 @@ class CheckService:
             "time": at,
             **extra,
         }
-        for listener in self.listeners:
-            listener({"event": kind.lower(), "type": kind, **data})
+        heard = {"event": kind.lower(), "type": kind, **data}
         if self._events_system is None:
-            return
+            return heard, None
         record = EventRecord(
             id=None,
             system_id=self._events_system,
@@ -371,10 +405,7 @@ class CheckService:
             desc=f"{obj.display_name}: {data['old_state']} -> {data['new_state']}",
             data=data,
         )
-        try:
-            await self.store.save_event(record)
-        except StoreError as exc:
-            log.warning("could not save the %s event of %s: %s", kind, obj.display_name, exc)
+        return heard, record
 
 
 def _parsed(text: str) -> tuple[PluginOutput, list[PerfPoint]]:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
+
+if TYPE_CHECKING:
+    from .base import EventRecord
 
 __all__ = [
     "FILTER_NUMBERS",
@@ -261,10 +264,14 @@ class CheckStore(Protocol):
         points: Sequence[PerfPoint] = (),
         *,
         only_if_due_at: float | None = None,
+        events: Sequence[EventRecord] = (),
     ) -> bool:
         """Save ``after`` as the object's current state, with the result and its perfdata,
         only while the row is still at ``after.version`` (and, with ``only_if_due_at``, still
-        due then). False when it changed meanwhile or is gone: nothing was saved."""
+        due then). False when it changed meanwhile or is gone: nothing was saved.
+
+        ``events`` (new ones, ``id`` None) are inserted in the same transaction, so a state
+        change is never committed without its event, and thus its notification."""
 
     async def check_results(self, object_id: int, *, limit: int = 100) -> list[CheckResultRecord]:
         """Latest first."""

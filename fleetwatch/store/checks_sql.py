@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from .base import Statement
+from .base import EventRecord, Statement, event_params
 from .checks import (
     FILTER_NUMBERS,
     FILTER_TEXTS,
@@ -85,6 +85,12 @@ _INSERT_POINTS_POSTGRES = (
     _POINT_COLUMNS + "p.v ->> 0, CAST(p.v ->> 1 AS DOUBLE PRECISION), p.v ->> 2, p.v ->> 3,"
     " p.v ->> 4, CAST(p.v ->> 5 AS DOUBLE PRECISION), CAST(p.v ->> 6 AS DOUBLE PRECISION)"
     " FROM json_array_elements(CAST(? AS JSON)) AS p(v)" + _SAVED
+)
+# An event of the state change saved in the same group (``record_check_result``).
+_INSERT_EVENT_IF_SAVED = (
+    "INSERT INTO events (system_id, begin_at, end_at, state, type, value_max, value_avg,"
+    " value_min, value_sum, count, top, description, sort_key, global_msg, data)"
+    " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {json}, ?, ?, ?, {json}" + _SAVED
 )
 _DOWNTIMES = (
     "SELECT id, object_id, author, comment, start_time, end_time, fixed, duration, created_at,"
@@ -275,6 +281,7 @@ class CheckSQL(IdentitySQL):
         points: Sequence[PerfPoint] = (),
         *,
         only_if_due_at: float | None = None,
+        events: Sequence[EventRecord] = (),
     ) -> bool:
         token = f"{_TOKEN_PREFIX}{os.getpid():x}.{next(_TOKEN_COUNTER):x}"
         state = (
@@ -302,14 +309,20 @@ class CheckSQL(IdentitySQL):
             writes.append(Statement(sql(self._points_sql()),
                                     (*where, _points_json(points), after.id, token),
                                     step=2))  # fmt: skip
-        # Queued in one go, so the three kinds of write join the same group commit; in steps,
-        # so a group runs every result's state first, then every history row, then the points.
+        writes.extend(Statement(self._event_if_saved(), (*event_params(e), after.id, token),
+                                step=3) for e in events)  # fmt: skip
+        # Queued in one go, so every kind of write joins the same group commit; in steps, so a
+        # group runs every result's state first, then the history rows, the points, the events.
         futures = self._queue_all(writes)
         saved, *_ = await asyncio.gather(*futures)
         return saved > 0
 
     def _points_sql(self) -> str:
         return _INSERT_POINTS_SQLITE if self._placeholder == "?" else _INSERT_POINTS_POSTGRES
+
+    def _event_if_saved(self) -> str:
+        json = "?" if self._placeholder == "?" else "CAST(? AS JSONB)"
+        return self._sql(_INSERT_EVENT_IF_SAVED.format(json=json))
 
     async def check_results(self, object_id: int, *, limit: int = 100) -> list[CheckResultRecord]:
         sql = (

@@ -16,6 +16,7 @@ __all__ = [
     "AttemptRecord",
     "ChannelRecord",
     "DeliveryRecord",
+    "EventAck",
     "IncidentRecord",
     "NewDelivery",
     "NotifyStore",
@@ -111,6 +112,16 @@ class DeliveryRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EventAck:
+    """Who acknowledged an event, when, and why."""
+
+    event_id: int
+    author: str
+    comment: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptRecord:
     id: int
     delivery_id: int
@@ -196,6 +207,13 @@ class NotifyStore(Protocol):
     async def prune_notifications(self, before: float, *, batch: int = 1000) -> int:
         """Delete dispatched outbox rows, finished deliveries (with their attempts) and ended
         incidents older than ``before``, ``batch`` rows per write; return how many."""
+
+    async def acknowledge_event(self, ack: EventAck) -> bool:
+        """Acknowledge an ongoing event, and queue an outbox row (transition ``ack``) in the
+        same commit so its notifications stop repeating and escalating. False when the event
+        is unknown, has ended, or was acknowledged already."""
+
+    async def event_acks(self, event_ids: Sequence[int]) -> dict[int, EventAck]: ...
 
     async def try_lead(self) -> bool:
         """True while this process may run the fleet-wide notification dispatcher (one hub

@@ -19,6 +19,7 @@ from .notify import (
     AttemptRecord,
     ChannelRecord,
     DeliveryRecord,
+    EventAck,
     IncidentRecord,
     NewDelivery,
     OutboxRecord,
@@ -33,6 +34,19 @@ _OUTBOX = (
     "SELECT id, event_id, system_id, transition, created_at, state, previous_state, type,"
     " description, value_max, begin_at, end_at, data FROM notify_outbox"
     " WHERE dispatched = 0 ORDER BY id LIMIT ?"
+)
+_ACK_EVENT = (
+    "INSERT INTO event_acks (event_id, author, comment, at) SELECT ?, ?, ?, ?"
+    " WHERE EXISTS (SELECT 1 FROM events WHERE id = ? AND end_at < 0"
+    " AND system_id NOT IN (SELECT id FROM systems WHERE source = 'checks'))"
+    " ON CONFLICT (event_id) DO NOTHING"
+)
+_ACK_OUTBOX = (
+    "INSERT INTO notify_outbox (event_id, system_id, transition, created_at, state,"
+    " previous_state, type, description, value_max, begin_at, end_at, data)"
+    " SELECT id, system_id, 'ack', ?, state, state, type, description, value_max, begin_at,"
+    " end_at, data FROM events WHERE id = ? AND EXISTS (SELECT 1 FROM event_acks"
+    " WHERE event_id = ? AND author = ? AND at = ?)"
 )
 _CHANNELS = "SELECT id, name, url, secret, origin, created_at FROM notify_channels ORDER BY name"
 _RULES = "SELECT id, name, spec, origin, created_at FROM notify_rules ORDER BY name"
@@ -268,6 +282,25 @@ class NotifySQL(IdentitySQL):
                 if deleted < batch:
                     break
         return removed
+
+    async def acknowledge_event(self, ack: EventAck) -> bool:
+        sql = self._sql
+        # One unit: the acknowledgement, and the outbox row that tells the dispatcher, only
+        # when this statement made it (the same author and time: the row just inserted).
+        added, _ = await asyncio.gather(*self._queue_all([
+            Statement(sql(_ACK_EVENT), (ack.event_id, ack.author, ack.comment[:1000], ack.at,
+                                        ack.event_id)),
+            Statement(sql(_ACK_OUTBOX), (ack.at, ack.event_id, ack.event_id, ack.author,
+                                         ack.at), step=1),
+        ]))  # fmt: skip
+        return bool(added)
+
+    async def event_acks(self, event_ids: Sequence[int]) -> dict[int, EventAck]:
+        if not event_ids:
+            return {}
+        marks = ", ".join("?" for _ in event_ids)
+        sql = f"SELECT event_id, author, comment, at FROM event_acks WHERE event_id IN ({marks})"  # noqa: S608
+        return {row[0]: EventAck(*row) for row in await self._select(sql, list(event_ids))}
 
     async def try_lead(self) -> bool:
         return True

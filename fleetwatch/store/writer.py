@@ -34,8 +34,9 @@ logger = logging.getLogger(__name__)
 OpT = TypeVar("OpT")
 ResultT = TypeVar("ResultT")
 
-# (operation, the caller's future, loop time when it was queued)
-_Entry = tuple[OpT, asyncio.Future[ResultT], float]
+# (operation, the caller's future, loop time when it was queued, its unit: 0 alone, else the
+# number shared by the writes of one ``submit_all``, which commit together or not at all)
+_Entry = tuple[OpT, asyncio.Future[ResultT], float, int]
 
 
 class GroupCommitWriter(Generic[OpT, ResultT]):
@@ -65,6 +66,7 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._units = 0
         # Told each group commit's duration in seconds (the hub's commit-latency histogram).
         self._on_commit = on_commit
 
@@ -79,7 +81,7 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
             raise RuntimeError("writer already started")
         self._task = asyncio.get_running_loop().create_task(self._run(), name="store-writer")
 
-    def submit(self, op: OpT) -> asyncio.Future[ResultT]:
+    def submit(self, op: OpT, *, _unit: int = 0) -> asyncio.Future[ResultT]:
         """Queue ``op``; the returned future resolves once its group is committed.
 
         Raises ``StoreOverloaded`` at once when the queue is full, ``StoreUnavailable`` when the
@@ -93,7 +95,7 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
             )
         loop = asyncio.get_running_loop()
         future: asyncio.Future[ResultT] = loop.create_future()
-        self._pending.append((op, future, loop.time()))
+        self._pending.append((op, future, loop.time(), _unit))
         if len(self._pending) == 1 or len(self._pending) >= self._max_batch:
             self._wakeup.set()
         return future
@@ -101,13 +103,18 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
     def submit_all(self, ops: Sequence[OpT]) -> list[asyncio.Future[ResultT]]:
         """Queue ``ops`` together, all or none (a full queue refuses them all), one future each.
 
-        Futures, not coroutines: a caller that gathers them creates no task per write.
+        They are one unit: committed in one transaction (a group never splits them), or not at
+        all (a unit that fails fails whole, never written in part). Futures, not coroutines: a
+        caller that gathers them creates no task per write.
         """
         if len(self._pending) + len(ops) > self._max_queue:
             raise StoreOverloaded(
                 f"write queue full ({self._max_queue} pending writes)", retry_after=1.0
             )
-        return [self.submit(op) for op in ops]
+        if len(ops) < 2:
+            return [self.submit(op) for op in ops]
+        self._units += 1
+        return [self.submit(op, _unit=self._units) for op in ops]
 
     async def close(self) -> None:
         """Refuse new writes, commit every write already accepted, then stop."""
@@ -126,6 +133,10 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
                 continue
             await self._gather_more()
             count = min(len(self._pending), self._max_batch)
+            # A group may run past max_batch to hold the last unit whole.
+            while count < len(self._pending) and _same_unit(self._pending[count - 1],
+                                                            self._pending[count]):  # fmt: skip
+                count += 1
             batch = [self._pending.popleft() for _ in range(count)]
             try:
                 await self._commit(batch)
@@ -149,7 +160,12 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
 
     async def _commit(self, batch: list[_Entry[OpT, ResultT]]) -> None:
         # A caller that gave up before its group started has no one to acknowledge.
-        live = [entry for entry in batch if not entry[1].done()]
+        # ... nor do the other writes of its unit (all or none): they are cancelled too.
+        gone = {entry[3] for entry in batch if entry[3] and entry[1].done()}
+        live = [entry for entry in batch if not entry[1].done() and entry[3] not in gone]
+        for entry in batch:
+            if entry[3] in gone:
+                entry[1].cancel()
         if not live:
             return
         started = time.perf_counter()
@@ -159,25 +175,35 @@ class GroupCommitWriter(Generic[OpT, ResultT]):
             _fail(live, exc)
             return
         except Exception as exc:
-            if len(live) == 1:
-                _fail(live, exc)
+            if len(live) == 1 or all(_same_unit(live[0], e) for e in live):
+                _fail(live, exc)  # one write, or one unit: it fails whole
                 return
             logger.debug("group of %d writes failed (%r); retrying one by one", len(live), exc)
             await self._commit_one_by_one(live)
             return
         if self._on_commit is not None:
             self._on_commit(time.perf_counter() - started)
-        for (_, future, _), result in zip(live, results, strict=True):
+        for (_, future, _, _), result in zip(live, results, strict=True):
             if not future.done():
                 future.set_result(result)
 
     async def _commit_one_by_one(self, live: list[_Entry[OpT, ResultT]]) -> None:
-        for entry in live:
-            await self._commit([entry])
+        """Each write, or each unit of writes, in a transaction of its own."""
+        start = 0
+        while start < len(live):
+            end = start + 1
+            while end < len(live) and _same_unit(live[start], live[end]):
+                end += 1
+            await self._commit(live[start:end])
+            start = end
+
+
+def _same_unit(one: _Entry[OpT, ResultT], other: _Entry[OpT, ResultT]) -> bool:
+    return one[3] != 0 and one[3] == other[3]
 
 
 def _fail(entries: Sequence[_Entry[OpT, ResultT]], exc: Exception) -> None:
-    for _, future, _ in entries:
+    for _, future, _, _ in entries:
         if not future.done():
             future.set_exception(_copy_for_caller(exc) if len(entries) > 1 else exc)
 

@@ -1,6 +1,7 @@
 """The console: server-rendered pages over the same services the API uses.
 
-Pages: ``/login``, ``/`` (the fleet), ``/systems/<name>``, ``/checks``, ``/events``, ``/admin``.
+Pages: ``/login``, ``/`` (the fleet), ``/systems/<name>``, ``/checks``, ``/events``,
+``/notifications``, ``/admin``.
 Their actions call the API routes themselves (``/api/command/...``, ``/api/v1/...``) with the
 session's CSRF token; ``session.py`` turns the session cookie into the credential those routes
 check. Styles and modules are under ``/static``; the browser libraries built by ``make web``
@@ -20,6 +21,7 @@ from starlette.staticfiles import StaticFiles
 from fleetwatch.api.fleet import Fleet
 from fleetwatch.api.guard import Guard
 from fleetwatch.auth.admin import Admin
+from fleetwatch.engine.notify.manage import NotifyAdmin
 from fleetwatch.model.limits import Limits
 from fleetwatch.store import Store
 from fleetwatch.web.admin_page import AdminPage
@@ -27,6 +29,7 @@ from fleetwatch.web.checks_page import ChecksPage
 from fleetwatch.web.events_page import EventsPage
 from fleetwatch.web.fleet_page import FleetPage, Gauges
 from fleetwatch.web.login import Login
+from fleetwatch.web.notifications_page import NotificationsPage
 from fleetwatch.web.pages import Pages
 from fleetwatch.web.system_page import SystemPage
 
@@ -46,6 +49,7 @@ class ConsoleParts:
     fleet: Fleet
     admin: Admin
     limits: dict[str, Limits]
+    notify: NotifyAdmin | None = None
 
 
 def web_routes(parts: ConsoleParts) -> list[BaseRoute]:
@@ -74,6 +78,9 @@ def web_routes(parts: ConsoleParts) -> list[BaseRoute]:
         Mount(f"{prefix}/static", StaticFiles(directory=STATIC)),
         Mount(f"{prefix}/assets", StaticFiles(directory=ASSETS, check_dir=False)),
     ]
+    if parts.notify is not None:
+        notifications = NotificationsPage(parts.pages, parts.notify)
+        routes.append(Route(f"{prefix}/notifications", notifications.index, methods=["GET"]))
     if prefix:
         routes.append(Route(prefix, to_slash, methods=["GET"]))
     return routes

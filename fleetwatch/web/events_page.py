@@ -1,7 +1,8 @@
 """Events across the fleet (``/events``): thresholds, STALE, pushed alerts, check changes.
 
 The newest events from the store (what ``events.list`` serves), narrowed by system, tag,
-severity and whether they are ongoing; clearing finished ones posts to ``/api/v1/events.clear``.
+severity and whether they are ongoing; clearing finished ones posts to ``/api/v1/events.clear``,
+acknowledging an ongoing one (which stops its notifications' repeats) to ``events.ack``.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class EventsPage:
             if (state and event.state != state) or (phase == "finished" and event.end < 0):
                 continue
             rows.append({"event": event, "system": names.get(event.system_id, "checks")})
+        acks = await self.store.event_acks([r["event"].id for r in rows if r["event"].end < 0])
+        for r in rows:
+            r["ack"] = acks.get(r["event"].id)
         return self.pages.render(
             request, "events.html", viewer, rows=rows, states=EVENT_STATES, phases=PHASES,
             systems=sorted(names.values()), tags=sorted({t for r in fleet for t in r.tags}),

@@ -167,6 +167,15 @@ class Dispatcher:
     async def _handle(
         self, cycle: Cycle, incidents: dict[str, IncidentRecord], event: NotifyEvent
     ) -> None:
+        if event.transition == "ack":  # POST /api/v1/events.ack: no more repeats, escalation
+            incident = incidents.get(event.subject)
+            changes = []
+            if incident is not None:
+                incident = dataclasses.replace(incident, acknowledged=True)
+                incidents[event.subject] = incident
+                changes.append((incident, False))
+            await self._save(event.outbox_id, changes, [], now=cycle.now)
+            return
         if event.kind not in PROBLEM_KINDS or (
             event.kind == "alert" and not event.is_problem and event.subject not in incidents
         ):

@@ -50,7 +50,7 @@ FIELDS: dict[str, str] = {
 class NotifyEvent:
     outbox_id: int
     event_id: int
-    transition: str  # open, change, end, instant
+    transition: str  # open, change, end, instant, or ack (the event was acknowledged)
     kind: str
     type: str
     state: str

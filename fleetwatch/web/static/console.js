@@ -132,10 +132,15 @@ function fieldsOf(form) {
   const out = {};
   for (const [key, value] of new FormData(form)) {
     const input = form.elements.namedItem(key);
-    if (input?.type === "checkbox") out[key] = true;
+    // data-kind="many": checkboxes sharing a name, their checked values a list.
+    const first = input instanceof RadioNodeList ? input[0] : input;
+    if (first?.dataset?.kind === "many") (out[key] ??= []).push(value);
+    else if (input?.type === "checkbox") out[key] = true;
     else if (input?.dataset?.kind === "number") out[key] = Number(value);
-    else if (input?.dataset?.kind === "list") out[key] = value.split(/[\s,]+/).filter(Boolean);
-    else if (value !== "") out[key] = value;
+    else if (input?.dataset?.kind === "list") {
+      const items = value.split(/[\s,]+/).filter(Boolean);
+      if (items.length || input.dataset.optional === undefined) out[key] = items;
+    } else if (value !== "") out[key] = value;
   }
   if (form.dataset.downtime !== undefined) {
     // A downtime from now for so many minutes: the command API takes its start and end.
