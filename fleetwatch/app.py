@@ -22,6 +22,7 @@ from fleetwatch import __version__
 from fleetwatch.api.asgi import ASGIApp, Receive, Scope, Send, send_json
 from fleetwatch.api.client_limits import ClientLimits, ConnectionLimits
 from fleetwatch.api.commands import Commands, command_app
+from fleetwatch.api.compression import ReadCompression
 from fleetwatch.api.cross_site import CrossSiteGuard, parse_origins
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.events import EventsAPI
@@ -151,7 +152,10 @@ class Hub:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         # Console sessions: the cookie becomes a bearer credential for every family below.
-        gated = SessionGate(routed, int(self.config.get("server", "max_body_bytes")))
+        # Gzip for large reads (the fleet's lists), inside the limits, outside the routing.
+        gated = SessionGate(
+            ReadCompression(routed), int(self.config.get("server", "max_body_bytes"))
+        )
         guarded = CrossSiteGuard(gated, prefix, origins)
         self._front: ASGIApp = ClientLimits(guarded, self.limits, prefix)
 
@@ -315,8 +319,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     )
     bus = EventBus()
     seen = LastSeen(store)
-    fleet = Fleet(guard, store, staleness)
     lists = Lists(guard, store, list_limits(config))
+    fleet = Fleet(guard, store, staleness, default_count=lists.limits.default_count,
+                  max_count=lists.limits.max_count)  # fmt: skip
     hub_statistics = HubStatistics(
         guard, store, staleness,
         max_age=float(config.get("query", "statistics_max_age")),
@@ -401,7 +406,14 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         args=lambda: _args(config),
         auth=auth,
         anonymous=anonymous_permissions(config),
-        servers=ServersList(store, latest, config.port, prefix),
+        servers=ServersList(
+            store,
+            latest,
+            config.port,
+            prefix,
+            default_count=lists.limits.default_count,
+            max_count=lists.limits.max_count,
+        ),
         history_over=local_history,
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,

@@ -1,8 +1,11 @@
-"""The fleet at a glance: every system with its rhythm, staleness and current figures.
+"""The fleet at a glance: systems with their rhythm, staleness and current figures, a page at a
+time.
 
-Served as ``GET /api/v1/systems`` (Rocket.Chat style) and TrueCommand's ``/api/servers/list``
-(a map of id to ``{id, nickname, hostname, connection_is_up, last_sync, ...}``; ``with_details``
-adds ``current_stats``).
+Served as ``GET /api/v1/systems`` (Rocket.Chat style: ``{"systems": [...], "count", "offset",
+"total", "success"}``) and TrueCommand's ``/api/servers/list`` (a map of id to ``{id, nickname,
+hostname, connection_is_up, last_sync, ...}``; ``with_details`` adds ``current_stats``; the
+total in ``X-Total-Count``, as the map has no room for it). Both take ``fleet_query``'s paging
+and filters; a page costs one read whatever the fleet's size, ``count=0`` the whole fleet.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from fleetwatch.api.fleet_query import FleetQuery, parse_fleet_query
 from fleetwatch.api.guard import Guard
 from fleetwatch.auth.permissions import VIEW_STATISTICS
 from fleetwatch.engine.staleness import StalenessWatcher
@@ -21,59 +26,91 @@ from fleetwatch.store import Store
 from fleetwatch.store.fleet import FleetRow
 from fleetwatch.store.listing import iso_utc
 
+DEFAULT_COUNT, MAX_COUNT = 50, 100  # the lists' defaults (query.default_count, max_count)
+
 
 class Fleet:
-    def __init__(self, guard: Guard, store: Store, staleness: StalenessWatcher | None) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        store: Store,
+        staleness: StalenessWatcher | None,
+        *,
+        default_count: int = DEFAULT_COUNT,
+        max_count: int = MAX_COUNT,
+    ) -> None:
         self.guard = guard
         self.store = store
         self.staleness = staleness
+        self.default_count = default_count
+        self.max_count = max_count
 
-    def status(self, row: FleetRow) -> str:
-        """``up``, ``stale`` (past its window: the staleness watcher says) or ``never seen``."""
-        rhythm = self.staleness.systems.get(row.id) if self.staleness else None
-        if rhythm is not None and rhythm.stale is not None:
+    def query(self, request: Request, *extra: str) -> FleetQuery:
+        """The request's paging and filters; ``QueryError`` (400) naming a bad one."""
+        return parse_fleet_query(
+            request.scope.get("query_string", b""), default_count=self.default_count,
+            max_count=self.max_count, extra=extra,
+        )  # fmt: skip
+
+    @staticmethod
+    def status(row: FleetRow) -> str:
+        """``stale`` (an open STALE event), ``up`` once it reported, else ``never seen``."""
+        if row.stale:
             return "stale"
         return "up" if row.last_seen is not None else "never seen"
 
+    def info(self, row: FleetRow) -> dict[str, Any]:
+        rhythm = self.staleness.systems.get(row.id) if self.staleness else None
+        interval = statistics.median(rhythm.intervals) if rhythm and rhythm.intervals else None
+        summary = row.summary
+        return {
+            "name": row.name,
+            "hostname": row.hostname,
+            "source": row.source,
+            "tags": list(row.tags),
+            "last_seen": iso_utc(row.last_seen),
+            "last_seen_epoch": row.last_seen,
+            "interval": interval,
+            "stale": row.stale,
+            "version": summary.get("agent_version"),
+            "open_events": row.open_events,
+            "current": {key: summary.get(key) for key in SUMMARY_FIGURES},
+            "more": {key: summary.get(key) for key in CONSOLE_FIGURES},
+        }
+
+    async def page(self, query: FleetQuery) -> tuple[list[tuple[FleetRow, dict[str, Any]]], int]:
+        """A page of systems with their figures, and how many match: one store read."""
+        rows, total = await self.store.fleet_page(
+            query.where, offset=query.offset, limit=query.count
+        )
+        return [(row, self.info(row)) for row in rows], total
+
     async def overview(self) -> list[tuple[FleetRow, dict[str, Any]]]:
         """Every system with its rhythm, staleness and current figures: one store read."""
-        out = []
-        for row in await self.store.fleet_overview():
-            rhythm = self.staleness.systems.get(row.id) if self.staleness else None
-            interval = statistics.median(rhythm.intervals) if rhythm and rhythm.intervals else None
-            summary = row.summary
-            info = {
-                "name": row.name,
-                "hostname": row.hostname,
-                "source": row.source,
-                "tags": list(row.tags),
-                "last_seen": iso_utc(row.last_seen),
-                "last_seen_epoch": row.last_seen,
-                "interval": interval,
-                "stale": bool(rhythm is not None and rhythm.stale is not None),
-                "version": summary.get("agent_version"),
-                "open_events": row.open_events,
-                "current": {key: summary.get(key) for key in SUMMARY_FIGURES},
-                "more": {key: summary.get(key) for key in CONSOLE_FIGURES},
-            }
-            out.append((row, info))
-        return out
+        return [(row, self.info(row)) for row in await self.store.fleet_overview()]
 
     async def systems(self, request: Request) -> Response:
-        """Every system: rhythm, staleness and current figures."""
+        """A page of systems (``count``, ``offset``, ``name``, ``tag``, ``status``; ``count=0``
+        for all): rhythm, staleness and current figures."""
         await self.guard.require(request, VIEW_STATISTICS)
-        entries = await self.overview()
-        return JSONResponse({"systems": [info for _, info in entries], "success": True})
+        query = self.query(request)
+        entries, total = await self.page(query)
+        body = {"systems": [info for _, info in entries], **query.tail(len(entries), total),
+                "success": True}  # fmt: skip
+        return Response(orjson.dumps(body), media_type="application/json")
 
     async def servers_list(self, request: Request) -> Response:
-        """TrueCommand's servers/list: a map of id to the system's connection state."""
+        """TrueCommand's servers/list: a map of id to the system's connection state, a page at a
+        time (the fleet's paging parameters; the total in ``X-Total-Count``)."""
         await self.guard.require(request, VIEW_STATISTICS)
+        query = self.query(request, "with_details")
         details = request.query_params.get("with_details", "").lower() in {"1", "true", "yes"}
         if request.method != "GET":
             fields = await self.guard.fields(request)
             details = details or bool(fields.get("with_details"))
         out: dict[str, Any] = {}
-        for system, info in await self.overview():
+        entries, total = await self.page(query)
+        for system, info in entries:
             entry: dict[str, Any] = {
                 "id": str(system.id), "nickname": system.name, "hostname": system.hostname,
                 "connection_is_up": system.last_seen is not None and not info["stale"],
@@ -83,4 +120,5 @@ class Fleet:
                 entry["current_stats"] = {"hostname": system.hostname, "version": info["version"],
                                           **info["current"]}  # fmt: skip
             out[str(system.id)] = entry
-        return JSONResponse(out)
+        return Response(orjson.dumps(out), media_type="application/json",
+                        headers={"x-total-count": str(total)})  # fmt: skip

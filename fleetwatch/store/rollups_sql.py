@@ -48,6 +48,12 @@ _SET_WATERMARK = (
     " ELSE rollup_progress.done_until END"
 )
 _SYSTEM_IDS = "SELECT id FROM systems ORDER BY id"
+# The systems that stored a snapshot in a range: a range of the created_at index, as long as
+# the snapshots that arrived in it, whatever the fleet's size (silent systems cost nothing).
+_SYSTEMS_WITH_SNAPSHOTS = (
+    "SELECT DISTINCT system_id FROM snapshots WHERE created_at >= ? AND created_at < ?"
+    " ORDER BY system_id"
+)
 # The bound of the oldest ``batch`` rows, then a range delete up to it: a short write that the
 # primary key serves, in SQL both backends accept (SQLite has no DELETE ... LIMIT by default).
 _PRUNE_ROLLUPS = (
@@ -66,6 +72,10 @@ class RollupSQL(IdentitySQL):
     async def first_snapshot_at(self, system_id: int, since: float, until: float) -> float | None:
         rows = await self._rows(self._sql(_FIRST_SNAPSHOT), (system_id, since, until))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    async def systems_with_snapshots(self, since: float, until: float) -> list[int]:
+        rows = await self._rows(self._sql(_SYSTEMS_WITH_SNAPSHOTS), (since, until))
+        return [int(row[0]) for row in rows]
 
     async def snapshot_summaries(
         self,
