@@ -187,8 +187,6 @@ def measure(url: str, label: str, args: argparse.Namespace, parts: set[str]) -> 
                 # Before any read: /metrics keeps rebuilding for 5 minutes after a scrape.
                 time.sleep(args.settle)  # past the start-up work (retention's first pass)
                 result["idle_core_share"] = idle_share(server.proc.pid, args.idle)
-            if "reads" in parts:
-                result["reads"] = reads(port, args)
             if "push" in parts and (label == "SQLite" or args.push_postgres):
                 document = agent_document()
                 requests = [request_bytes(port, system_name(n), token, document)
@@ -197,6 +195,9 @@ def measure(url: str, label: str, args: argparse.Namespace, parts: set[str]) -> 
                 result["push_polled"] = asyncio.run(
                     push(port, server.proc.pid, requests, args, True)
                 )
+            # Last: a scrape of /metrics keeps its rebuilds going for 5 minutes.
+            if "reads" in parts:
+                result["reads"] = reads(port, args)
         finally:
             _procs.stop(server)
     return result
