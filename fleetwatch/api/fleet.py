@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from typing import Any
 
 import orjson
@@ -29,6 +30,11 @@ from fleetwatch.store.fleet_sql import THREAD_ROWS
 from fleetwatch.store.listing import iso_utc
 
 DEFAULT_COUNT, MAX_COUNT = 50, 100  # the lists' defaults (query.default_count, max_count)
+# The whole fleet (count=0) is built at most once per this many seconds for each query string:
+# a client polling the 10,000-system list back to back then costs a dict look-up per poll, not
+# a tenth of a second of the hub's one Python thread. Figures a second old are still current.
+WHOLE_SECONDS = 1.0
+WHOLE_KEPT = 16  # query strings remembered
 
 
 class Fleet:
@@ -46,6 +52,7 @@ class Fleet:
         self.staleness = staleness
         self.default_count = default_count
         self.max_count = max_count
+        self._whole: dict[bytes, tuple[float, bytes]] = {}
 
     def query(self, request: Request, *extra: str) -> FleetQuery:
         """The request's paging and filters; ``QueryError`` (400) naming a bad one."""
@@ -96,6 +103,11 @@ class Fleet:
         for all): rhythm, staleness and current figures."""
         await self.guard.require(request, VIEW_STATISTICS)
         query = self.query(request)
+        raw: bytes = request.scope.get("query_string", b"")
+        if query.count is None:
+            held = self._whole.get(raw)
+            if held is not None and time.monotonic() - held[0] < WHOLE_SECONDS:
+                return Response(held[1], media_type="application/json")
         rows, total = await self.store.fleet_page(
             query.where, offset=query.offset, limit=query.count
         )
@@ -105,11 +117,15 @@ class Fleet:
                     **query.tail(len(rows), total), "success": True}  # fmt: skip
             return orjson.dumps(body)
 
-        # The whole fleet (count=0) is built in a worker thread, so a client polling it does
-        # not hold the event loop, and the submissions waiting on it, for a tenth of a second.
+        # The whole fleet is built in a worker thread, so a client reading it does not hold the
+        # event loop, and the submissions waiting on it, for a tenth of a second.
         big = len(rows) >= THREAD_ROWS
-        return Response(await asyncio.to_thread(encode) if big else encode(),
-                        media_type="application/json")  # fmt: skip
+        encoded = await asyncio.to_thread(encode) if big else encode()
+        if query.count is None:
+            if len(self._whole) >= WHOLE_KEPT:
+                self._whole.clear()
+            self._whole[raw] = (time.monotonic(), encoded)
+        return Response(encoded, media_type="application/json")
 
     async def servers_list(self, request: Request) -> Response:
         """TrueCommand's servers/list: a map of id to the system's connection state, a page at a
