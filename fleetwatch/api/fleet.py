@@ -94,10 +94,6 @@ class Fleet:
         )
         return [(row, self.info(row)) for row in rows], total
 
-    async def overview(self) -> list[tuple[FleetRow, dict[str, Any]]]:
-        """Every system with its rhythm, staleness and current figures: one store read."""
-        return [(row, self.info(row)) for row in await self.store.fleet_overview()]
-
     async def systems(self, request: Request) -> Response:
         """A page of systems (``count``, ``offset``, ``name``, ``tag``, ``status``; ``count=0``
         for all): rhythm, staleness and current figures."""
