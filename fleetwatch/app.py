@@ -248,6 +248,10 @@ class Hub:
     async def start(self) -> None:
         await self.prepare()
         self._stop.clear()
+        if self.staleness is not None:
+            # Before the background passes start: with 10,000 systems the first roll-up and
+            # retention passes would share the store with it and delay the first answer.
+            await self.staleness.restore()
         if self.retention is not None:
             self._tasks.append(
                 asyncio.create_task(self.retention.run(self._stop), name="retention")
@@ -259,7 +263,6 @@ class Hub:
         if self.recorder is not None and self.recorder.interval > 0:
             self._tasks.append(asyncio.create_task(self.recorder.run(self._stop), name="recorder"))
         if self.staleness is not None:
-            await self.staleness.restore()
             self._tasks.append(
                 asyncio.create_task(self.staleness.run(self._stop), name="staleness")
             )
