@@ -97,12 +97,20 @@ def timed_reads(client: httpx.Client, path: str, count: int, gzip: bool) -> dict
     return {**percentiles(times), "bytes": float(statistics.median(sizes))}
 
 
+def login(port: int) -> dict[str, str]:
+    """A login token's headers, signed in before any load (a login is an argon2 hash)."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        answer = client.post("/api/v1/login", json={"user": USER, "password": PASSWORD})
+        data = answer.json().get("data")
+        if data is None:
+            raise RuntimeError(f"login refused: {answer.status_code} {answer.text[:200]}")
+        return {"X-User-Id": data["userId"], "X-Auth-Token": data["authToken"]}
+
+
 def reads(port: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-        login = client.post("/api/v1/login", json={"user": USER, "password": PASSWORD})
-        data = login.json()["data"]
-        client.headers.update({"X-User-Id": data["userId"], "X-Auth-Token": data["authToken"]})
+        client.headers.update(login(port))
         started = time.perf_counter()
         client.get("/metrics").raise_for_status()
         out["/metrics (first build)"] = {"p50": 1000 * (time.perf_counter() - started),
@@ -122,12 +130,10 @@ def idle_share(pid: int, seconds: float) -> float:
     return usage.server_s / usage.wall_s
 
 
-async def poll_whole(port: int, stop: asyncio.Event, done: list[float]) -> None:
+async def poll_whole(port: int, stop: asyncio.Event, done: list[float],
+                     credentials: dict[str, str]) -> None:  # fmt: skip
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-        login = await client.post("/api/v1/login", json={"user": USER, "password": PASSWORD})
-        data = login.json()["data"]
-        client.headers.update({"X-User-Id": data["userId"], "X-Auth-Token": data["authToken"],
-                               "accept-encoding": "gzip"})  # fmt: skip
+        client.headers.update({**credentials, "accept-encoding": "gzip"})
         while not stop.is_set():
             started = time.perf_counter()
             (await client.get("/api/v1/systems?count=0")).raise_for_status()
@@ -146,7 +152,9 @@ async def push(port: int, pid: int, requests: list[bytes], args: argparse.Namesp
         for n, r in enumerate(requests)
     ]
     stop, polls = asyncio.Event(), list[float]()
-    polling = asyncio.create_task(poll_whole(port, stop, polls)) if poller else None
+    polling = (
+        asyncio.create_task(poll_whole(port, stop, polls, args.credentials)) if poller else None
+    )
     await asyncio.sleep(args.warmup)
     measuring.set()
     before = _procs.cpu_snapshot(pid)
@@ -187,11 +195,14 @@ def measure(url: str, label: str, args: argparse.Namespace, parts: set[str]) -> 
                 # Before any read: /metrics keeps rebuilding for 5 minutes after a scrape.
                 time.sleep(args.settle)  # past the start-up work (retention's first pass)
                 result["idle_core_share"] = idle_share(server.proc.pid, args.idle)
+            args.credentials = login(port)
+            print(f"{label}: {result}", file=sys.stderr)
             if "push" in parts and (label == "SQLite" or args.push_postgres):
                 document = agent_document()
                 requests = [request_bytes(port, system_name(n), token, document)
                             for n, token in enumerate(tokens)]  # fmt: skip
                 result["push"] = asyncio.run(push(port, server.proc.pid, requests, args, False))
+                print(f"{label}: {result['push']}", file=sys.stderr)
                 result["push_polled"] = asyncio.run(
                     push(port, server.proc.pid, requests, args, True)
                 )
