@@ -16,11 +16,12 @@ from fleetwatch.agent.document import DocumentBuilder
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import SYSTEM_TOKEN_PREFIX, PasswordHashing, new_token
 from fleetwatch.ingest.normalise import normalise
-from fleetwatch.store import open_store
+from fleetwatch.store import EventRecord, open_store
 
 __all__ = ["BATCH", "add_user", "agent_document", "seed"]
 
 BATCH = 200
+STALE_AFTER = 120.0  # the staleness watcher's minimum window
 PREFIX = "fleet-"
 
 
@@ -38,7 +39,7 @@ def system_name(n: int) -> str:
     return f"{PREFIX}{n:05d}"
 
 
-async def _seed(url: str, count: int, snapshots: int, interval: float) -> list[str]:
+async def _seed(url: str, count: int, snapshots: int, interval: float, age: float) -> list[str]:
     store = open_store(url, max_queue=100_000)
     await store.open()
     document = agent_document()
@@ -54,11 +55,19 @@ async def _seed(url: str, count: int, snapshots: int, interval: float) -> list[s
             doc = {**document, "hostname": name}
             stats = normalise(doc)
             # Spread over the interval, as a fleet's pushes are.
-            newest = now - interval * (n % 97) / 97
+            newest = now - age - interval * (n % 97) / 97
             for k in range(snapshots, 0, -1):
                 await store.add_snapshot(system.id, newest - (k - 1) * interval, doc, stats, "push")
             if snapshots:
                 await store.touch_system(system.id, newest, name)
+            if snapshots and age > STALE_AFTER:
+                # Silent that long: its STALE event is already open, as the hub would have left it.
+                silent = now - newest
+                await store.save_event(EventRecord(
+                    id=None, system_id=system.id, begin=newest + STALE_AFTER, end=-1,
+                    state="CRITICAL", type="STALE", value_max=silent, value_avg=silent,
+                    value_min=silent, value_sum=silent, count=1, desc="silent",
+                ))  # fmt: skip
             return token.secret
 
         for start in range(0, count, BATCH):
@@ -70,9 +79,12 @@ async def _seed(url: str, count: int, snapshots: int, interval: float) -> list[s
     return tokens
 
 
-def seed(url: str, count: int, *, snapshots: int = 1, interval: float = 10.0) -> list[str]:
-    """Add the fleet; the systems' tokens, in order."""
-    return asyncio.run(_seed(url, count, snapshots, interval))
+def seed(
+    url: str, count: int, *, snapshots: int = 1, interval: float = 10.0, age: float = 0.0
+) -> list[str]:
+    """Add the fleet; the systems' tokens, in order. ``age``: how long ago the newest snapshots
+    were taken (past ``STALE_AFTER``, each system's STALE event is open: a silent fleet)."""
+    return asyncio.run(_seed(url, count, snapshots, interval, age))
 
 
 def add_user(url: str, name: str, password: str, groups: list[str]) -> None:
