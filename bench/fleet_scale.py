@@ -45,7 +45,7 @@ READS = (
     "/api/v1/systems", "/api/v1/systems?offset=9950", "/api/v1/systems?status=stale",
     "/api/v1/systems?status=up", "/api/v1/systems?name=fleet-0123", "/api/servers/list",
     "/api/4/serverslist",
-    "/api/4/serverslist?offset=9950", "/fleet.json", "/metrics",
+    "/api/4/serverslist?offset=9950", "/fleet.json",
 )  # fmt: skip
 WHOLE = ("/api/v1/systems?count=0", "/api/servers/list?count=0", "/api/4/serverslist?count=0",
          "/fleet.json?count=0")  # fmt: skip
@@ -112,15 +112,17 @@ def reads(port: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
         client.headers.update(login(port))
-        started = time.perf_counter()
-        client.get("/metrics").raise_for_status()
-        out["/metrics (first build)"] = {"p50": 1000 * (time.perf_counter() - started),
-                                         "p99": 0.0, "bytes": 0.0}  # fmt: skip
         for path in READS:
             out[path] = timed_reads(client, path, args.requests, gzip=True)
         for path in WHOLE:
             out[path + " gzip"] = timed_reads(client, path, max(5, args.requests // 8), True)
             out[path] = timed_reads(client, path, max(5, args.requests // 8), False)
+        # Last: the first scrape waits for a build, and scrapes keep rebuilds going.
+        started = time.perf_counter()
+        client.get("/metrics").raise_for_status()
+        out["/metrics (first build)"] = {"p50": 1000 * (time.perf_counter() - started),
+                                         "p99": 0.0, "bytes": 0.0}  # fmt: skip
+        out["/metrics"] = timed_reads(client, "/metrics", args.requests, gzip=True)
     return out
 
 
