@@ -22,6 +22,7 @@ from fleetwatch import __version__
 from fleetwatch.api.asgi import ASGIApp, Receive, Scope, Send, send_json
 from fleetwatch.api.client_limits import ClientLimits, ConnectionLimits
 from fleetwatch.api.commands import Commands, command_app
+from fleetwatch.api.compression import ReadCompression
 from fleetwatch.api.cross_site import CrossSiteGuard, parse_origins
 from fleetwatch.api.docs import docs_routes
 from fleetwatch.api.events import EventsAPI
@@ -153,7 +154,10 @@ class Hub:
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         # Console sessions: the cookie becomes a bearer credential for every family below.
-        gated = SessionGate(routed, int(self.config.get("server", "max_body_bytes")))
+        # Gzip for large reads (the fleet's lists), inside the limits, outside the routing.
+        gated = SessionGate(
+            ReadCompression(routed), int(self.config.get("server", "max_body_bytes"))
+        )
         guarded = CrossSiteGuard(gated, prefix, origins)
         self._front: ASGIApp = ClientLimits(guarded, self.limits, prefix)
 
@@ -275,6 +279,10 @@ class Hub:
     async def start(self) -> None:
         await self.prepare()
         self._stop.clear()
+        if self.staleness is not None:
+            # Before the background passes start: with 10,000 systems the first roll-up and
+            # retention passes would share the store with it and delay the first answer.
+            await self.staleness.restore()
         if self.retention is not None:
             self._tasks.append(
                 asyncio.create_task(self.retention.run(self._stop), name="retention")
@@ -286,7 +294,6 @@ class Hub:
         if self.recorder is not None and self.recorder.interval > 0:
             self._tasks.append(asyncio.create_task(self.recorder.run(self._stop), name="recorder"))
         if self.staleness is not None:
-            await self.staleness.restore()
             self._tasks.append(
                 asyncio.create_task(self.staleness.run(self._stop), name="staleness")
             )
@@ -352,8 +359,9 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
     )
     bus = EventBus()
     seen = LastSeen(store)
-    fleet = Fleet(guard, store, staleness)
     lists = Lists(guard, store, list_limits(config))
+    fleet = Fleet(guard, store, staleness, default_count=lists.limits.default_count,
+                  max_count=lists.limits.max_count)  # fmt: skip
     hub_statistics = HubStatistics(
         guard, store, staleness,
         max_age=float(config.get("query", "statistics_max_age")),
@@ -452,7 +460,14 @@ def build_hub(config: Config, collectors: list[Collector] | None = None) -> Hub:
         args=lambda: _args(config),
         auth=auth,
         anonymous=anonymous_permissions(config),
-        servers=ServersList(store, latest, config.port, prefix),
+        servers=ServersList(
+            store,
+            latest,
+            config.port,
+            prefix,
+            default_count=lists.limits.default_count,
+            max_count=lists.limits.max_count,
+        ),
         history_over=local_history,
     )
     return Hub(config=config, live=live, store=store, glances=glances, site=site, auth=auth,

@@ -36,22 +36,34 @@ class FleetLatest:
         if held is None or at >= held[0]:
             self._stats[system_id] = (at, stats)
 
-    async def stats(self, system_id: int, last_seen: float | None) -> dict[str, Any]:
+    def _fresh(self, system_id: int, last_seen: float | None) -> bool:
         held = self._stats.get(system_id)
-        if held is not None and (last_seen is None or held[0] >= last_seen):
-            return held[1]
-        snapshot = await self.store.latest_snapshot(system_id)
-        if snapshot is None:
-            return held[1] if held else {}
-        self.put(system_id, snapshot.normalized, snapshot.created_at)
-        return self._stats[system_id][1]
+        return held is not None and (last_seen is None or held[0] >= last_seen)
 
-    async def views(self, systems: list[SystemRecord]) -> list[SystemView]:
-        """``systems`` (the checks' internal owner left out) with their stats and ``up``."""
+    async def stats(self, system_id: int, last_seen: float | None) -> dict[str, Any]:
+        if not self._fresh(system_id, last_seen):
+            await self._load([system_id])
+        held = self._stats.get(system_id)
+        return held[1] if held else {}
+
+    async def _load(self, system_ids: list[int]) -> None:
+        """Read the newest stats of ``system_ids`` from the store, in one statement."""
+        for system_id, (at, stats) in (await self.store.latest_stats(system_ids)).items():
+            self.put(system_id, stats, at)
+
+    async def views(self, systems: list[SystemRecord], *, whole: bool = True) -> list[SystemView]:
+        """``systems`` (the checks' internal owner left out) with their stats and ``up``;
+        ``whole``: they are the whole fleet, so what is held for others is dropped."""
         kept = [s for s in systems if s.source != "checks"]
-        for gone in self._stats.keys() - {s.id for s in kept}:
-            del self._stats[gone]
+        if whole:
+            for gone in self._stats.keys() - {s.id for s in kept}:
+                del self._stats[gone]
         local_id, local_stats = self._local()
+        # Every system not held (or held older than its last_seen) in one read, not one each:
+        # a hub just started with 10,000 systems held none of them.
+        missing = [s.id for s in kept if s.id != local_id and not self._fresh(s.id, s.last_seen)]
+        if missing:
+            await self._load(missing)
         out = []
         for system in kept:
             if system.id == local_id:

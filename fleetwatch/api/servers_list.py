@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import quote
 
 from fleetwatch.api.fleet_latest import FleetLatest
+from fleetwatch.api.fleet_query import parse_fleet_query
 from fleetwatch.api.metrics_systems import SystemView
-from fleetwatch.store import Store
+from fleetwatch.store import Store, SystemRecord
 
 __all__ = ["ServersList"]
 
@@ -25,17 +26,39 @@ COLUMNS = (("system", "hr_name"), ("load", "min5"), ("cpu", "total"), ("mem", "p
 
 
 class ServersList:
-    def __init__(self, store: Store, fleet: FleetLatest, port: int, url_prefix: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fleet: FleetLatest,
+        port: int,
+        url_prefix: str,
+        *,
+        default_count: int = 50,
+        max_count: int = 100,
+    ) -> None:
         self.store = store
         self.fleet = fleet
         self.port = port
         self.url_prefix = url_prefix
+        self.default_count = default_count
+        self.max_count = max_count
 
-    async def __call__(self) -> list[dict[str, Any]]:
-        views = await self.fleet.views(await self.store.list_systems())
-        return [self.entry(view) for view in views]
+    async def __call__(self, raw_query: bytes = b"") -> tuple[list[dict[str, Any]], int]:
+        """A page of the fleet (the fleet's paging and filters, ``count=0`` for all) and how
+        many systems match."""
+        query = parse_fleet_query(raw_query, default_count=self.default_count,
+                                  max_count=self.max_count)  # fmt: skip
+        rows, total = await self.store.fleet_page(
+            query.where, offset=query.offset, limit=query.count
+        )
+        systems = [SystemRecord(r.id, r.name, r.hostname, r.source, r.created_at, r.last_seen)
+                   for r in rows]  # fmt: skip
+        views = await self.fleet.views(systems, whole=False)
+        # An open STALE event (the database's word, the same on every hub) means OFFLINE too.
+        stale = {r.name for r in rows if r.stale}
+        return [self.entry(view, view.name in stale) for view in views], total
 
-    def entry(self, view: SystemView) -> dict[str, Any]:
+    def entry(self, view: SystemView, stale: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "key": view.name,
             "name": view.name,
@@ -43,7 +66,7 @@ class ServersList:
             "ip": view.hostname,
             "port": self.port,
             "protocol": "rest",
-            "status": "ONLINE" if view.up else "OFFLINE",
+            "status": "ONLINE" if view.up and not stale else "OFFLINE",
             "type": "STATIC",
             "path": f"{self.url_prefix}/api/4"
             if view.local

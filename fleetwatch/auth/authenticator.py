@@ -81,7 +81,9 @@ class Authenticator:
         login_token_seconds: float = 90 * 86400,
         limiter: CredentialLimiter | None = None,
         clock: Callable[[], float] = time.monotonic,
-        max_cached: int = 10_000,
+        # Above the fleet a hub holds (10,000 systems, each its own token, and their users): at
+        # 10,000 the cache was emptied every push cycle, so every push read the store again.
+        max_cached: int = 50_000,
     ) -> None:
         self.store = store
         self.hashing = hashing or PasswordHashing()

@@ -9,7 +9,20 @@ from typing import Any, Protocol
 
 from fleetwatch.model.tags import MAX_TAGS, check_tag, merged_tags
 
-__all__ = ["MAX_TAGS", "FleetRow", "FleetStore", "check_tag", "merged_tags"]
+__all__ = [
+    "FLEET_STATUSES",
+    "MAX_TAGS",
+    "FleetCounts",
+    "FleetFilter",
+    "FleetRow",
+    "FleetStore",
+    "check_tag",
+    "merged_tags",
+]
+
+# What the fleet's pages call a system: an open STALE event makes it ``stale``; else it is
+# ``up`` once it has reported, ``never seen`` before.
+FLEET_STATUSES = ("up", "stale", "never seen")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +39,47 @@ class FleetRow:
     snapshot_at: float | None
     summary: dict[str, Any]
     open_events: int
+    stale: bool = False  # an open STALE event: the same answer on every hub of a database
+
+
+@dataclass(frozen=True, slots=True)
+class FleetFilter:
+    """Which systems a fleet page lists: all of them when every field is empty."""
+
+    name: str = ""  # a part of the name, any case
+    tag: str = ""  # a tag the system carries
+    status: str = ""  # one of FLEET_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class FleetCounts:
+    """The whole fleet in a few numbers: systems by status, open events, the tags in use."""
+
+    statuses: dict[str, int]
+    open_events: int
+    tags: list[str]
 
 
 class FleetStore(Protocol):
     async def fleet_overview(self) -> list[FleetRow]:
         """Every system (not the checks' own) by name, with its newest summary, in one read."""
+
+    async def fleet_page(
+        self, where: FleetFilter, *, offset: int = 0, limit: int | None = None
+    ) -> tuple[list[FleetRow], int]:
+        """The matching systems by name, ``limit`` of them (None: all) from ``offset``, and how
+        many match; the rows' reads (newest summary, open events) run for the page only."""
+
+    async def fleet_counts(self) -> FleetCounts:
+        """The systems (not the checks' own) by status (FLEET_STATUSES), their open events and
+        their tags, in a few reads whatever the fleet's size."""
+
+    async def system_names(self, system_ids: list[int]) -> dict[int, str]:
+        """The names of the systems ``system_ids``, by id, in one read."""
+
+    async def latest_stats(self, system_ids: list[int]) -> dict[int, tuple[float, dict[str, Any]]]:
+        """Each system's newest snapshot's time and normalised stats, in one read; systems
+        without a snapshot are left out."""
 
     async def fleet_version(self) -> tuple[object, ...]:
         """Cheap to read, and different whenever the fleet overview or a check state is."""

@@ -115,6 +115,10 @@ _LIST_EVENTS = (
     " AND (NOT %(open_only)s OR end_at < 0)"
     " ORDER BY begin_at DESC, id DESC LIMIT %(limit)s"
 )
+# One system's: a plain equality, so a generic plan still seeks (system_id, begin_at).
+_LIST_SYSTEM_EVENTS = _LIST_EVENTS.replace(
+    "(%(system_id)s::bigint IS NULL OR system_id = %(system_id)s)", "system_id = %(system_id)s"
+)
 _DELETE_EVENTS = (
     "DELETE FROM events WHERE (%(system_id)s::bigint IS NULL OR system_id = %(system_id)s)"
     " AND (NOT %(finished_only)s OR end_at >= 0)"
@@ -328,7 +332,8 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
         self, *, system_id: int | None = None, open_only: bool = False, limit: int = 100
     ) -> list[EventRecord]:
         params = {"system_id": system_id, "open_only": open_only, "limit": max(limit, 0)}
-        return [event_from_row(row) for row in await self._rows(_LIST_EVENTS, params)]
+        sql = _LIST_EVENTS if system_id is None else _LIST_SYSTEM_EVENTS
+        return [event_from_row(row) for row in await self._rows(sql, params)]
 
     async def delete_events(
         self, *, system_id: int | None, finished_only: bool, state: str | None = None

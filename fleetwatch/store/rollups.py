@@ -30,6 +30,10 @@ class RollupStore(Protocol):
     async def first_snapshot_at(self, system_id: int, since: float, until: float) -> float | None:
         """When the system's first snapshot in ``[since, until)`` was stored; None if none was."""
 
+    async def systems_with_snapshots(self, since: float, until: float) -> list[int]:
+        """The ids of the systems with a snapshot stored in ``[since, until)``, in one indexed
+        read: the roll-up pass visits those, never the silent rest of the fleet."""
+
     async def snapshot_summaries(
         self,
         system_id: int,

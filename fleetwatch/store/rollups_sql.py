@@ -47,7 +47,18 @@ _SET_WATERMARK = (
     " WHEN excluded.done_until > rollup_progress.done_until THEN excluded.done_until"
     " ELSE rollup_progress.done_until END"
 )
-_SYSTEM_IDS = "SELECT id FROM systems ORDER BY id"
+# The systems with a rollup to prune: one probe of the primary key per system inside a single
+# read, so an hourly pass over 10,000 systems with nothing to prune writes nothing.
+_SYSTEMS_TO_PRUNE = (
+    "SELECT s.id FROM systems s WHERE EXISTS (SELECT 1 FROM rollups r WHERE r.system_id = s.id"
+    " AND r.resolution_seconds = ? AND r.bucket_start < ?) ORDER BY s.id"
+)
+# The systems that stored a snapshot in a range: a range of the created_at index, as long as
+# the snapshots that arrived in it, whatever the fleet's size (silent systems cost nothing).
+_SYSTEMS_WITH_SNAPSHOTS = (
+    "SELECT DISTINCT system_id FROM snapshots WHERE created_at >= ? AND created_at < ?"
+    " ORDER BY system_id"
+)
 # The bound of the oldest ``batch`` rows, then a range delete up to it: a short write that the
 # primary key serves, in SQL both backends accept (SQLite has no DELETE ... LIMIT by default).
 _PRUNE_ROLLUPS = (
@@ -66,6 +77,10 @@ class RollupSQL(IdentitySQL):
     async def first_snapshot_at(self, system_id: int, since: float, until: float) -> float | None:
         rows = await self._rows(self._sql(_FIRST_SNAPSHOT), (system_id, since, until))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    async def systems_with_snapshots(self, since: float, until: float) -> list[int]:
+        rows = await self._rows(self._sql(_SYSTEMS_WITH_SNAPSHOTS), (since, until))
+        return [int(row[0]) for row in rows]
 
     async def snapshot_summaries(
         self,
@@ -117,7 +132,8 @@ class RollupSQL(IdentitySQL):
             raise ValueError("batch must be >= 1")
         sql = self._sql(_PRUNE_ROLLUPS)
         total = 0
-        for (system_id,) in await self._rows(_SYSTEM_IDS, ()):
+        found = await self._rows(self._sql(_SYSTEMS_TO_PRUNE), (resolution, before))
+        for (system_id,) in found:
             while True:
                 params = (system_id, resolution, system_id, resolution, before, batch)
                 deleted = await self._write(Statement(sql, params))

@@ -136,6 +136,11 @@ _LIST_EVENTS = (
     " WHERE (:system_id IS NULL OR system_id = :system_id) AND (NOT :open_only OR end_at < 0)"
     " ORDER BY begin_at DESC, id DESC LIMIT :limit"
 )
+# One system's: a plain equality, so the planner seeks (system_id, begin_at); the form above
+# scans every event for each call (10,000 systems x 10,000 events at a restart).
+_LIST_SYSTEM_EVENTS = _LIST_EVENTS.replace(
+    "(:system_id IS NULL OR system_id = :system_id)", "system_id = :system_id"
+)
 _DELETE_EVENTS = (
     "DELETE FROM events WHERE (:system_id IS NULL OR system_id = :system_id)"
     " AND (NOT :finished_only OR end_at >= 0) AND (:state IS NULL OR state = :state)"
@@ -336,7 +341,8 @@ class SQLiteStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
         self, *, system_id: int | None = None, open_only: bool = False, limit: int = 100
     ) -> list[EventRecord]:
         params = {"system_id": system_id, "open_only": open_only, "limit": max(limit, 0)}
-        return [event_from_row(row) for row in await self._rows(_LIST_EVENTS, params)]
+        sql = _LIST_EVENTS if system_id is None else _LIST_SYSTEM_EVENTS
+        return [event_from_row(row) for row in await self._rows(sql, params)]
 
     async def delete_events(
         self, *, system_id: int | None, finished_only: bool, state: str | None = None

@@ -1,4 +1,5 @@
-"""The fleet page (``/``): every system in one row, the counts, and the problems list.
+"""The fleet page (``/``): a row per system (the first ``ROWS`` by name, with a visible "N more"
+past them), the counts over the whole fleet, and the problems list.
 
 The page is a frame; ``fleet.js`` fills it from ``/fleet.json``, asked again every refresh
 period with ``If-None-Match``. Its systems come from ``Fleet.overview`` (one store read, the one
@@ -6,7 +7,10 @@ period with ``If-None-Match``. Its systems come from ``Fleet.overview`` (one sto
 lists. Whether anything changed is told by ``fleet_version`` (a few index look-ups) and the
 staleness watcher, so an unchanged fleet costs a 304 and never the overview; a changed one is
 encoded once for every open page. Sorting and filtering happen in the browser, kept in the
-query string so a view can be bookmarked.
+query string so a view can be bookmarked; past ``ROWS`` systems the browser passes its filters
+to ``/fleet.json`` (``name``, ``tag``, ``status``, with ``count``/``offset``, as
+``fleet_query`` reads them), so a 10,000-system fleet is never drawn whole, while the counts,
+open events and tags stay those of the whole fleet (``fleet_counts``, one read).
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from fleetwatch.api.errors import ApiError
 from fleetwatch.api.fleet import Fleet
+from fleetwatch.api.fleet_query import FleetQuery, parse_fleet_query
 from fleetwatch.auth.permissions import (
     HOST_VIEW_ALL,
     SERVICE_VIEW_ALL,
@@ -47,6 +53,9 @@ COLUMNS = ("name", "hostname", "tags", "status", "last_seen", "events", "version
 # The newest this long ago is rebuilt even when nothing seems to have changed ("12 s ago" moves
 # on in the browser, but staleness and the counts are the hub's to say).
 REBUILD_SECONDS = 60.0
+# Rows in one /fleet.json by default (count=0: all): a browser draws 1,000 rows in a blink,
+# 10,000 in seconds.
+ROWS, MAX_ROWS = 1000, 10_000
 
 
 @dataclass(frozen=True)
@@ -96,11 +105,17 @@ class FleetPage:
             return JSONResponse({"detail": "sign in to see the fleet"}, 401 if not
                                 viewer.signed_in else 403)  # fmt: skip
         shows = (viewer.can(HOST_VIEW_ALL), viewer.can(SERVICE_VIEW_ALL), viewer.can(VIEW_EVENTS))
+        raw = request.scope.get("query_string", b"")
+        try:
+            query = parse_fleet_query(raw, default_count=ROWS, max_count=MAX_ROWS)
+        except ApiError as exc:
+            return JSONResponse({"detail": str(exc)}, exc.status)
         version = (
             await self.store.fleet_version(),
             tuple(sorted(self.fleet.staleness.stale if self.fleet.staleness else ())),
             int(self.pages.clock() // REBUILD_SECONDS),
             shows,
+            raw,
         )
         tag = '"' + hashlib.blake2b(repr(version).encode(), digest_size=12).hexdigest() + '"'
         headers = {"etag": tag, "cache-control": "no-cache"}
@@ -108,33 +123,31 @@ class FleetPage:
             return Response(status_code=304, headers=headers)
         body = self._cached.get(tag)
         if body is None:
-            body = orjson.dumps(await self._payload(viewer))
+            body = orjson.dumps(await self._payload(viewer, query))
             self._cached = {tag: body}  # one version at a time: every viewer shares it
         return Response(body, headers=headers, media_type="application/json")
 
-    async def _payload(self, viewer: Viewer) -> dict[str, Any]:
+    async def _payload(self, viewer: Viewer, query: FleetQuery) -> dict[str, Any]:
         # Rows as arrays under named columns: a fraction of the work and the bytes of objects
         # for 1,000 systems; the browser judges the bars by ``levels``, as the hub's alerts do.
         rows: list[list[Any]] = []
-        names: dict[int, str] = {}
-        tags: set[str] = set()
-        counts: Counter[str] = Counter()
-        open_events = 0
-        for row in await self.store.fleet_overview():
-            status = self.fleet.status(row)
-            counts[status] += 1
-            open_events += row.open_events
-            names[row.id] = row.name
-            tags.update(row.tags)
+        found, total = await self.store.fleet_page(
+            query.where, offset=query.offset, limit=query.count
+        )
+        for row in found:
             get = row.summary.get
-            rows.append([row.name, row.hostname, row.tags, status, row.last_seen,
+            rows.append([row.name, row.hostname, row.tags, self.fleet.status(row), row.last_seen,
                          row.open_events, *(get(key) for key in SUMMARY_KEYS)])  # fmt: skip
+        whole = await self.store.fleet_counts()
         services, problems = await self._checks(viewer)
-        events = await self._events(viewer, names)
+        events = await self._events(viewer)
         return {
-            "columns": COLUMNS, "rows": rows, "levels": self.gauges.as_json(), "counts": counts,
+            "columns": COLUMNS, "rows": rows, "levels": self.gauges.as_json(),
+            "counts": whole.statuses, "total": total, "offset": query.offset,
+            "more": max(total - query.offset - len(rows), 0),
             "services": services if viewer.can(SERVICE_VIEW_ALL) else None,
-            "problems": events + problems, "open_events": open_events, "tags": sorted(tags),
+            "problems": events + problems, "open_events": whole.open_events,
+            "tags": whole.tags,
         }  # fmt: skip
 
     async def _checks(self, viewer: Viewer) -> tuple[Counter[str], list[dict[str, Any]]]:
@@ -160,11 +173,13 @@ class FleetPage:
         problems.sort(key=lambda p: (p["acknowledged"], -p["since"]))
         return services, problems[:MAX_PROBLEMS]
 
-    async def _events(self, viewer: Viewer, names: dict[int, str]) -> list[dict[str, Any]]:
+    async def _events(self, viewer: Viewer) -> list[dict[str, Any]]:
         if not viewer.can(VIEW_EVENTS):
             return []
         out = []
-        for event in await self.store.list_events(open_only=True, limit=MAX_PROBLEMS):
+        opened = await self.store.list_events(open_only=True, limit=MAX_PROBLEMS)
+        names = await self.store.system_names(sorted({event.system_id for event in opened}))
+        for event in opened:
             name = names.get(event.system_id)
             href = (
                 f"{self.pages.prefix}/systems/{quote(name, safe='')}"

@@ -13,6 +13,8 @@ const view = {
 let data = null;
 let etag = null;
 let inFlight = false;
+// A fleet larger than one /fleet.json (its "more"): the hub filters, the browser only sorts.
+let serverSide = false;
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -174,7 +176,9 @@ function drawTable() {
   body.replaceChildren(fresh);
   // Off-screen rows are laid out only when scrolled to, once there are enough to matter.
   document.getElementById("fleet").classList.toggle("many", rows.length > 200);
-  document.getElementById("shown").textContent = `${rows.length} of ${data.rows.length} systems`;
+  const more = data.more ? `; ${data.more} more not shown: narrow the filter` : "";
+  const total = serverSide ? data.total : data.rows.length;
+  document.getElementById("shown").textContent = `${rows.length} of ${total} systems${more}`;
   for (const th of document.querySelectorAll("#fleet th")) {
     const key = th.querySelector("button").dataset.sort;
     if (key === view.sort) th.setAttribute("aria-sort", view.desc ? "descending" : "ascending");
@@ -243,7 +247,7 @@ async function load() {
   inFlight = true;
   try {
     // The first read takes the response the page preloaded (same URL, mode and credentials).
-    const response = await fetch(`${prefix()}/fleet.json`, etag
+    const response = await fetch(`${prefix()}/fleet.json${hubFilters()}`, etag
       ? { headers: { "If-None-Match": etag }, cache: "no-store", credentials: "include" }
       : { credentials: "include" });
     if (response.status === 401) {
@@ -253,6 +257,10 @@ async function load() {
     if (response.status === 200) {
       data = unpack(await response.json());
       etag = response.headers.get("etag");
+      if (data.more && !serverSide) {
+        serverSide = true;  // filter at the hub from now on, and read again with the filters
+        if (view.q || view.state || view.tag) setTimeout(reload);
+      }
       performance.mark("fleetwatch:fetched");
       draw();
       performance.mark("fleetwatch:built");
@@ -272,6 +280,21 @@ async function load() {
   }
 }
 
+// The view's filters as /fleet.json's (name, status, tag), once the hub filters.
+function hubFilters() {
+  if (!serverSide) return "";
+  const query = new URLSearchParams();
+  if (view.q) query.set("name", view.q);
+  if (view.state) query.set("status", view.state);
+  if (view.tag) query.set("tag", view.tag);
+  return query.size ? `?${query}` : "";
+}
+
+function reload() {
+  etag = null;
+  load();
+}
+
 function remember() {
   const query = new URLSearchParams();
   for (const [key, value] of Object.entries(view)) {
@@ -289,7 +312,8 @@ function wire() {
     view.state = document.getElementById("filter-state").value;
     view.tag = document.getElementById("filter-tag").value;
     remember();
-    if (data) drawTable();
+    if (serverSide) reload();
+    else if (data) drawTable();
   });
   form.addEventListener("submit", (event) => event.preventDefault());
   for (const button of document.querySelectorAll("#fleet button.sort")) {
