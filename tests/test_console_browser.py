@@ -488,9 +488,12 @@ def test_acknowledging_an_ongoing_event(page: Page, fleet: Fleet) -> None:
     ackable = page.locator("form[data-api$='events.ack']")
     row = page.locator("#events tbody tr", has=ackable).first
     expect(row).to_be_visible(timeout=10_000)
+    alert_row = page.locator("#events tbody tr", has_text="ALERT_pool")
+    expect(alert_row.locator("td.num").first).to_have_text("—")  # an alert's figures are times
     form = row.locator("form")
     event_id = row.get_attribute("data-event")
     form.get_by_role("textbox").fill("looking into it")
+    shot(page, "events-ack")
     form.locator("button.ack").click()
     acked = page.locator(f'#events tr[data-event="{event_id}"] [data-ack]')
     expect(acked).to_contain_text("alice: looking into it")
