@@ -143,10 +143,11 @@ def test_three_hubs_share_one_database(tmp_path: Path, postgres_url: str) -> Non
         until(stale_everywhere, 10, "nas1 stale on every hub")
 
         # The systems list reads the open STALE event; the counts read each hub's copy of the
-        # stale set, which follows the database within a tick (1 s).
+        # stale set, which follows the database within a tick (1 s). The counts are kept for a
+        # while (counting snapshots is not free): refresh=1 asks for them now.
         def counted_everywhere() -> bool:
             for url in (one, two, three):
-                stats = httpx.get(f"{url}/api/v1/statistics", auth=auth).json()
+                stats = httpx.get(f"{url}/api/v1/statistics?refresh=1", auth=auth).json()
                 if stats["staleSystems"] != 1:
                     return False
             return True
