@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from fleetwatch.engine.debounce import DebouncedWrite
 from fleetwatch.store import NotFound, Store, StoreError
 
 __all__ = ["LastSeen"]
@@ -25,30 +26,18 @@ class LastSeen:
         self.store = store
         self.delay = delay
         self._due: dict[int, tuple[float, str | None]] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._writer = DebouncedWrite(self._write, delay)
 
     def seen(self, system_id: int, when: float, hostname: str | None) -> None:
         """Record a committed snapshot; written within ``delay`` seconds."""
         previous = self._due.get(system_id)
         if previous is None or when >= previous[0]:
             self._due[system_id] = (when, hostname or (previous[1] if previous else None))
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.delay, self._start_flush)
-
-    def _start_flush(self) -> None:
-        self._timer = None
-        task = asyncio.ensure_future(self._write())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        self._writer.soon()
 
     async def flush(self) -> None:
         """Write every pending ``last_seen`` now and wait for writes under way (at stop)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        await self._write()
-        await asyncio.gather(*self._flushing)
+        await self._writer.flush()
 
     async def _write(self) -> None:
         due, self._due = self._due, {}

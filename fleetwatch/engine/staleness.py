@@ -31,6 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+from fleetwatch.engine.debounce import DebouncedWrite
 from fleetwatch.engine.jobs import FleetJob
 from fleetwatch.store import EventRecord, Store, StoreError
 from fleetwatch.store.hubs import NEVER, RhythmRow
@@ -65,8 +66,7 @@ class StalenessWatcher:
         self.stale: dict[int, int | None] = {}
         self._generation: int | None = None
         self._pending: list[tuple[int, float]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
+        self._writer = DebouncedWrite(self._write, delay)
 
     def window(self, intervals: list[float] | None) -> float:
         if not intervals:
@@ -95,23 +95,11 @@ class StalenessWatcher:
             except StoreError as exc:  # the staleness job ends it at its next look
                 log.warning("could not end the STALE event of system %s: %s", system_id, exc)
             return
-        if self._timer is None:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self.delay, self._start_flush)
-
-    def _start_flush(self) -> None:
-        self._timer = None
-        task = asyncio.ensure_future(self._write())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
+        self._writer.soon()
 
     async def flush(self) -> None:
         """Write the submissions still pending, and wait for writes under way."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        await self._write()
-        await asyncio.gather(*self._flushing)
+        await self._writer.flush()
 
     async def _write(self) -> None:
         pending, self._pending = self._pending, []
