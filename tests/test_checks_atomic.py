@@ -5,9 +5,10 @@ store writer keeps the writes of one ``submit_all`` in one transaction, all or n
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 import pytest
+from writer_recorder import Recorder
 
 from fleetwatch.engine.checks import CheckService
 from fleetwatch.store import Conflict, GroupCommitWriter, Store, open_store
@@ -75,22 +76,6 @@ async def test_no_event_when_the_state_was_not_saved(store: Store) -> None:
     await checks.process_result("web1", "disk", 0, "OK again", now=T0 + 100)  # came meanwhile
     assert not await checks.mark_stale(due, now=T0 + 120)
     assert await events_of(store, "CHECK_STALE") == []
-
-
-class Recorder:
-    """An ``apply`` that records each group and refuses a group holding a negative op."""
-
-    def __init__(self) -> None:
-        self.groups: list[list[int]] = []
-        self.gate = asyncio.Event()
-        self.gate.set()
-
-    async def __call__(self, ops: Sequence[int]) -> list[int]:
-        self.groups.append(list(ops))
-        await self.gate.wait()
-        if any(op < 0 for op in ops):
-            raise Conflict(f"negative op in {list(ops)}")
-        return [op * 10 for op in ops]
 
 
 async def test_the_writer_never_splits_a_unit(anyio_backend: str) -> None:

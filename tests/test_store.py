@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from writer_recorder import Recorder
 
 from fleetwatch.store import (
     Conflict,
@@ -508,22 +509,6 @@ async def test_postgres_reconnects_after_connection_loss(
 
 
 # -- the group-commit writer on its own
-
-
-class Recorder:
-    """An ``apply`` that records each group, can be held, and refuses negative ops."""
-
-    def __init__(self) -> None:
-        self.groups: list[list[int]] = []
-        self.gate = asyncio.Event()
-        self.gate.set()
-
-    async def __call__(self, ops: Sequence[int]) -> list[int]:
-        self.groups.append(list(ops))
-        await self.gate.wait()
-        if any(op < 0 for op in ops):
-            raise Conflict(f"negative op in {list(ops)}")
-        return [op * 10 for op in ops]
 
 
 async def test_writer_refuses_when_queue_full(anyio_backend: str) -> None:
