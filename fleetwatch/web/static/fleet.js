@@ -5,6 +5,7 @@ import { prefix } from "./console.js";
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
 const refreshSeconds = Math.max(1, Number(meta("fleetwatch-refresh")) || 5);
+const PROBLEMS_SHOWN = 10; // the rest are on the Events page
 const params = new URLSearchParams(location.search);
 const view = {
   q: params.get("q") ?? "", state: params.get("state") ?? "", tag: params.get("tag") ?? "",
@@ -217,8 +218,17 @@ function drawCounts() {
     li.append(since);
     return li;
   });
-  list.replaceChildren(...items);
+  // A silent rack can open hundreds of problems: the newest few here, every one on Events.
+  list.replaceChildren(...items.slice(0, PROBLEMS_SHOWN));
   document.getElementById("no-problems").hidden = items.length > 0;
+  const more = document.getElementById("more-problems");
+  const rest = Math.max(items.length, data.open_events) - PROBLEMS_SHOWN;
+  more.hidden = rest <= 0;
+  if (rest > 0) {
+    const link = el("a", "", "the Events page");
+    link.href = "events?phase=ongoing";
+    more.replaceChildren(`${rest} more open problems on `, link);
+  }
 }
 
 function drawTags() {
