@@ -4,6 +4,7 @@ pass visiting only the systems that stored something, on both backends."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import time
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from hubs import CHEAP_HASHING, add_user, client_for, started
 
+from fleetwatch.api.whole_fleet import WHOLE_SECONDS
 from fleetwatch.app import Hub, build_hub
 from fleetwatch.config import load_config
 from fleetwatch.engine.downsample import DownsampleJob
@@ -127,6 +129,31 @@ async def test_servers_lists_are_paged_with_the_total_in_a_header(hub: Hub) -> N
         bad = await c.get("/api/4/serverslist?count=many", headers=who)
         assert bad.status_code == 400
         assert "count" in bad.text
+
+
+async def test_whole_lists_are_built_once_a_second_and_then_follow_the_fleet(hub: Hub) -> None:
+    who = await reader(hub)
+    everyone = SEEN + NEVER + local_systems(hub)
+    wholes = ("/api/v1/systems?count=0", "/api/servers/list?count=0",
+              "/api/4/serverslist?count=0")  # fmt: skip
+    async with client_for(hub) as c:
+        first = [await c.get(url, headers=who) for url in wholes]
+        await hub.store.add_system("newcomer", hostname="new")
+        again = [await c.get(url, headers=who) for url in wholes]
+        # Within the second: the same body (built once), whatever changed meanwhile.
+        assert [r.content for r in again] == [r.content for r in first]
+        assert first[0].json()["total"] == everyone
+        page = await c.get("/api/v1/systems?count=5&name=newcomer", headers=who)
+        assert page.json()["total"] == 1  # pages are never kept
+        await asyncio.sleep(WHOLE_SECONDS + 0.05)
+        later = [await c.get(url, headers=who) for url in wholes]
+        assert later[0].json()["total"] == everyone + 1
+        assert len(later[1].json()) == everyone + 1
+        assert later[1].headers["x-total-count"] == str(everyone + 1)
+        assert len(later[2].json()) == everyone + 1
+        assert later[2].headers["x-total-count"] == str(everyone + 1)
+        details = await c.get("/api/servers/list?count=0&with_details=1", headers=who)
+        assert all("current_stats" in e for e in details.json().values())
 
 
 async def test_the_console_lists_a_page_and_counts_the_whole_fleet(hub: Hub) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from fleetwatch.api.fleet_query import FleetQuery, parse_fleet_query
 from fleetwatch.api.guard import Guard
+from fleetwatch.api.whole_fleet import WholeBodies
 from fleetwatch.auth.permissions import VIEW_STATISTICS
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.summary import CONSOLE_FIGURES, SUMMARY_FIGURES
@@ -31,11 +32,6 @@ from fleetwatch.store.hubs import RhythmRow
 from fleetwatch.store.listing import iso_utc
 
 DEFAULT_COUNT, MAX_COUNT = 50, 100  # the lists' defaults (query.default_count, max_count)
-# The whole fleet (count=0) is built at most once per this many seconds for each query string:
-# a client polling the 10,000-system list back to back then costs a dict look-up per poll, not
-# a tenth of a second of the hub's one Python thread. Figures a second old are still current.
-WHOLE_SECONDS = 1.0
-WHOLE_KEPT = 16  # query strings remembered
 
 
 class Fleet:
@@ -53,7 +49,7 @@ class Fleet:
         self.staleness = staleness
         self.default_count = default_count
         self.max_count = max_count
-        self._whole: dict[bytes, tuple[float, bytes]] = {}
+        self._whole: WholeBodies[tuple[bytes, int]] = WholeBodies()
 
     def query(self, request: Request, *extra: str) -> FleetQuery:
         """The request's paging and filters; ``QueryError`` (400) naming a bad one."""
@@ -88,13 +84,12 @@ class Fleet:
             "more": {key: summary.get(key) for key in CONSOLE_FIGURES},
         }
 
-    async def page(self, query: FleetQuery) -> tuple[list[tuple[FleetRow, dict[str, Any]]], int]:
-        """A page of systems with their figures, and how many match: one store read."""
+    async def page(self, query: FleetQuery) -> tuple[list[FleetRow], dict[int, RhythmRow], int]:
+        """A page of systems, their rhythms, and how many match: one store read each."""
         rows, total = await self.store.fleet_page(
             query.where, offset=query.offset, limit=query.count
         )
-        rhythms = await self.rhythms(rows)
-        return [(row, self.info(row, rhythms.get(row.id))) for row in rows], total
+        return rows, await self.rhythms(rows), total
 
     async def rhythms(self, rows: list[FleetRow]) -> dict[int, RhythmRow]:
         """The rows' rhythms: the store's (several hubs share them), this hub's submissions of
@@ -109,31 +104,19 @@ class Fleet:
         for all): rhythm, staleness and current figures."""
         await self.guard.require(request, VIEW_STATISTICS)
         query = self.query(request)
-        raw: bytes = request.scope.get("query_string", b"")
-        if query.count is None:
-            held = self._whole.get(raw)
-            if held is not None and time.monotonic() - held[0] < WHOLE_SECONDS:
-                return Response(held[1], media_type="application/json")
-        rows, total = await self.store.fleet_page(
-            query.where, offset=query.offset, limit=query.count
-        )
 
-        rhythms = await self.rhythms(rows)
+        async def build() -> tuple[bytes, int]:
+            rows, rhythms, total = await self.page(query)
 
-        def encode() -> bytes:
-            body = {"systems": [self.info(row, rhythms.get(row.id)) for row in rows],
-                    **query.tail(len(rows), total), "success": True}  # fmt: skip
-            return orjson.dumps(body)
+            def encode() -> bytes:
+                body = {"systems": [self.info(row, rhythms.get(row.id)) for row in rows],
+                        **query.tail(len(rows), total), "success": True}  # fmt: skip
+                return orjson.dumps(body)
 
-        # The whole fleet is built in a worker thread, so a client reading it does not hold the
-        # event loop, and the submissions waiting on it, for a tenth of a second.
-        big = len(rows) >= THREAD_ROWS
-        encoded = await asyncio.to_thread(encode) if big else encode()
-        if query.count is None:
-            if len(self._whole) >= WHOLE_KEPT:
-                self._whole.clear()
-            self._whole[raw] = (time.monotonic(), encoded)
-        return Response(encoded, media_type="application/json")
+            return await _off_loop(encode, len(rows)), total
+
+        body, _ = await self._body(request, query, b"systems", build)
+        return Response(body, media_type="application/json")
 
     async def servers_list(self, request: Request) -> Response:
         """TrueCommand's servers/list: a map of id to the system's connection state, a page at a
@@ -144,17 +127,49 @@ class Fleet:
         if request.method != "GET":
             fields = await self.guard.fields(request)
             details = details or bool(fields.get("with_details"))
-        out: dict[str, Any] = {}
-        entries, total = await self.page(query)
-        for system, info in entries:
-            entry: dict[str, Any] = {
-                "id": str(system.id), "nickname": system.name, "hostname": system.hostname,
-                "connection_is_up": system.last_seen is not None and not info["stale"],
-                "last_sync": info["last_seen"], "version": info["version"],
-            }  # fmt: skip
-            if details:
-                entry["current_stats"] = {"hostname": system.hostname, "version": info["version"],
-                                          **info["current"]}  # fmt: skip
-            out[str(system.id)] = entry
-        return Response(orjson.dumps(out), media_type="application/json",
+
+        async def build() -> tuple[bytes, int]:
+            rows, rhythms, total = await self.page(query)
+
+            def encode() -> bytes:
+                out: dict[str, Any] = {}
+                for system in rows:
+                    info = self.info(system, rhythms.get(system.id))
+                    entry: dict[str, Any] = {
+                        "id": str(system.id), "nickname": system.name,
+                        "hostname": system.hostname,
+                        "connection_is_up": system.last_seen is not None and not info["stale"],
+                        "last_sync": info["last_seen"], "version": info["version"],
+                    }  # fmt: skip
+                    if details:
+                        entry["current_stats"] = {"hostname": system.hostname,
+                                                  "version": info["version"],
+                                                  **info["current"]}  # fmt: skip
+                    out[str(system.id)] = entry
+                return orjson.dumps(out)
+
+            return await _off_loop(encode, len(rows)), total
+
+        kind = b"servers/list+details" if details else b"servers/list"
+        body, total = await self._body(request, query, kind, build)
+        return Response(body, media_type="application/json",
                         headers={"x-total-count": str(total)})  # fmt: skip
+
+    async def _body(
+        self,
+        request: Request,
+        query: FleetQuery,
+        kind: bytes,
+        build: Callable[[], Awaitable[tuple[bytes, int]]],
+    ) -> tuple[bytes, int]:
+        """A page's body and total; the whole fleet's (``count=0``) reused for a second."""
+        if query.count is not None:
+            return await build()
+        raw: bytes = request.scope.get("query_string", b"")
+        return await self._whole.get(kind + b"?" + raw, build)
+
+
+async def _off_loop(encode: Callable[[], bytes], rows: int) -> bytes:
+    """``encode()``; for a large body in a worker thread, so a client reading the whole fleet
+    does not hold the event loop, and the submissions waiting on it, for a tenth of a second."""
+    return await asyncio.to_thread(encode) if rows >= THREAD_ROWS else encode()

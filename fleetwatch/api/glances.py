@@ -74,7 +74,7 @@ class GlancesAPI:
         auth: Authenticator | None = None,
         anonymous: frozenset[str] = frozenset({VIEW_STATISTICS}),
         plugins: list[str] | None = None,
-        servers: Callable[[bytes], Awaitable[tuple[list[dict[str, Any]], int]]] | None = None,
+        servers: Callable[[bytes], Awaitable[tuple[bytes, int]]] | None = None,
         history_over: HistoryOver | None = None,
     ) -> None:
         self.live = live
@@ -130,8 +130,8 @@ class GlancesAPI:
             # A page of the fleet (count, offset, filters; count=0 for all), the total in a
             # header: Glances' browser reads a bare list.
             found = await self._servers(scope.get("query_string", b"")) if self._servers else None
-            servers, total = found if found is not None else ([], 0)
-            await send_json(send, 200, servers, head=head,
+            body, total = found if found is not None else (b"[]", 0)
+            await send_body(send, 200, body, head=head,
                             headers=[(b"x-total-count", str(total).encode())])  # fmt: skip
         elif first == "all":
             await self._all(scope, parts, send, head)

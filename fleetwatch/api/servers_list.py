@@ -11,13 +11,18 @@ and a ``uri`` with them in it; these never do.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
+
+import orjson
 
 from fleetwatch.api.fleet_latest import FleetLatest
 from fleetwatch.api.fleet_query import parse_fleet_query
 from fleetwatch.api.metrics_systems import SystemView
+from fleetwatch.api.whole_fleet import WholeBodies
 from fleetwatch.store import Store, SystemRecord
+from fleetwatch.store.fleet_sql import THREAD_ROWS
 
 __all__ = ["ServersList"]
 
@@ -42,21 +47,33 @@ class ServersList:
         self.url_prefix = url_prefix
         self.default_count = default_count
         self.max_count = max_count
+        self._whole: WholeBodies[tuple[bytes, int]] = WholeBodies()
 
-    async def __call__(self, raw_query: bytes = b"") -> tuple[list[dict[str, Any]], int]:
-        """A page of the fleet (the fleet's paging and filters, ``count=0`` for all) and how
-        many systems match."""
+    async def __call__(self, raw_query: bytes = b"") -> tuple[bytes, int]:
+        """A page of the fleet (the fleet's paging and filters, ``count=0`` for all) as the JSON
+        list Glances' browser reads, and how many systems match."""
         query = parse_fleet_query(raw_query, default_count=self.default_count,
                                   max_count=self.max_count)  # fmt: skip
-        rows, total = await self.store.fleet_page(
-            query.where, offset=query.offset, limit=query.count
-        )
-        systems = [SystemRecord(r.id, r.name, r.hostname, r.source, r.created_at, r.last_seen)
-                   for r in rows]  # fmt: skip
-        views = await self.fleet.views(systems, whole=False)
-        # An open STALE event (the database's word, the same on every hub) means OFFLINE too.
-        stale = {r.name for r in rows if r.stale}
-        return [self.entry(view, view.name in stale) for view in views], total
+
+        async def build() -> tuple[bytes, int]:
+            rows, total = await self.store.fleet_page(
+                query.where, offset=query.offset, limit=query.count
+            )
+            systems = [SystemRecord(r.id, r.name, r.hostname, r.source, r.created_at,
+                                    r.last_seen) for r in rows]  # fmt: skip
+            views = await self.fleet.views(systems, whole=False)
+            # An open STALE event (the database's word, the same on every hub) means OFFLINE.
+            stale = {r.name for r in rows if r.stale}
+
+            def encode() -> bytes:
+                return orjson.dumps([self.entry(view, view.name in stale) for view in views])
+
+            big = len(views) >= THREAD_ROWS  # off the event loop, as the fleet's own lists
+            return (await asyncio.to_thread(encode) if big else encode()), total
+
+        if query.count is not None:
+            return await build()
+        return await self._whole.get(raw_query, build)
 
     def entry(self, view: SystemView, stale: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
