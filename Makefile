@@ -47,6 +47,7 @@ test: $(VENV)/.test-deps $(WEB_ASSETS) lint
 	bash scripts/ensure_postgres.sh
 	bash scripts/ensure_chromium.sh
 	bash scripts/ensure_prometheus.sh
+	bash scripts/ensure_haproxy.sh
 	$(BIN)/pytest -n auto
 
 # Schemathesis against the hub's /openapi.json on SQLite and PostgreSQL, every phase and 200

@@ -19,11 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gzip
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,12 +70,19 @@ def make_tokens(url: str, count: int) -> list[str]:
     return asyncio.run(run())
 
 
-def request_bytes(port: int, hostname: str, token: str, document: dict[str, object]) -> bytes:
+def request_bytes(
+    port: int, hostname: str, token: str, document: dict[str, object], *, packed: bool = False
+) -> bytes:
+    """The whole request; ``packed``: the body gzip-compressed, as ``fleetwatch push`` sends it."""
     body = orjson.dumps({**document, "hostname": hostname})
+    encoding = ""
+    if packed:
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        encoding = "Content-Encoding: gzip\r\n"
     auth = base64.b64encode(f":{token}".encode()).decode()
     head = (
         f"PUT /api/external/submit_stats HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Basic {auth}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Basic {auth}\r\nContent-Type: application/json\r\n{encoding}"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
     return head.encode() + body
@@ -83,6 +92,8 @@ def request_bytes(port: int, hostname: str, token: str, document: dict[str, obje
 class Tally:
     ok: int = 0
     failed: int = 0
+    # Why they failed: the status answered, or "connection" (closed or refused twice).
+    reasons: Counter[str] = field(default_factory=Counter)
     connects: int = 0
     latencies: list[float] = field(default_factory=list)
 
@@ -121,8 +132,9 @@ async def one_system(
                 status = await read_response(reader)
             except (OSError, asyncio.IncompleteReadError):
                 reader = writer = None
-                if attempt == 2:
+                if attempt == 2 and measuring.is_set():
                     tally.failed += 1
+                    tally.reasons["connection"] += 1
                 continue
             if measuring.is_set():
                 tally.latencies.append(loop.time() - started)
@@ -130,6 +142,7 @@ async def one_system(
                     tally.ok += 1
                 else:
                     tally.failed += 1
+                    tally.reasons[str(status)] += 1
             break
     if writer is not None:
         writer.close()

@@ -192,6 +192,8 @@ async def push(port: int, pid: int, requests: list[bytes], args: argparse.Namesp
     if polling is not None:
         await polling
     lat = percentiles([1000 * x for x in tally.latencies] or [0.0])
+    if tally.reasons:
+        print(f"failed pushes by reason: {dict(tally.reasons)}", file=sys.stderr)
     return {"hub_core_share": usage.server_s / usage.wall_s,
             "client_core_share": usage.harness_s / usage.wall_s,
             "pushes_per_s": tally.ok / usage.wall_s, "failed": float(tally.failed),
@@ -230,7 +232,8 @@ def measure(url: str, label: str, args: argparse.Namespace, parts: set[str]) -> 
             print(f"{label}: {result}", file=sys.stderr)
             if "push" in parts and (label == "SQLite" or args.push_postgres):
                 document = agent_document()
-                requests = [request_bytes(port, system_name(n), token, document)
+                # Gzip-compressed bodies, as ``fleetwatch push`` sends them.
+                requests = [request_bytes(port, system_name(n), token, document, packed=True)
                             for n, token in enumerate(tokens)]  # fmt: skip
                 result["push"] = asyncio.run(push(port, server.proc.pid, requests, args, False))
                 print(f"{label}: {result['push']}", file=sys.stderr)

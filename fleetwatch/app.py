@@ -42,6 +42,7 @@ from fleetwatch.api.metrics import MetricsExposition
 from fleetwatch.api.metrics_instruments import HubInstruments
 from fleetwatch.api.notifications import NotificationsAPI, notification_routes
 from fleetwatch.api.objects import objects_app
+from fleetwatch.api.proxies import PROXIED, Network, TrustedProxies, parse_trusted_proxies
 from fleetwatch.api.servers import servers_app
 from fleetwatch.api.servers_list import ServersList
 from fleetwatch.api.status import filter_app, status_app
@@ -160,6 +161,10 @@ class Hub:
         )
         guarded = CrossSiteGuard(gated, prefix, origins)
         self._front: ASGIApp = ClientLimits(guarded, self.limits, prefix)
+        # Outside the limits: they then count per client behind the proxy, not per proxy.
+        proxies = trusted_proxies(self.config)
+        if proxies:
+            self._front = TrustedProxies(self._front, proxies)
 
     @property
     def api_prefix(self) -> str:
@@ -170,7 +175,8 @@ class Hub:
 
     async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            refused = host_refusal(scope, self.config.bind) if self._loopback_bound else None
+            checked = self._loopback_bound and not scope.get(PROXIED)  # a proxy checked it
+            refused = host_refusal(scope, self.config.bind) if checked else None
             if refused is not None:
                 await send_json(send, refused[0], {"detail": refused[1]})
                 return
@@ -607,9 +613,18 @@ def anonymous_permissions(config: Config) -> frozenset[str]:
                           f"not {mode!r}")  # fmt: skip
     if mode == "never":
         return frozenset()
-    if is_loopback(config.bind):
+    # Behind a proxy, a hub bound to loopback is reached from everywhere the proxy is.
+    if is_loopback(config.bind) and not trusted_proxies(config):
         return frozenset({VIEW_STATISTICS, API_COMMAND, CLEAR_EVENTS})
     return frozenset({VIEW_STATISTICS}) if mode == "always" else frozenset()
+
+
+def trusted_proxies(config: Config) -> tuple[Network, ...]:
+    """``server.trusted_proxies``, parsed; ConfigError naming a bad entry."""
+    try:
+        return parse_trusted_proxies(str(config.get("server", "trusted_proxies")))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def build_authenticator(config: Config, store: Store) -> Authenticator:

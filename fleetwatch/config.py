@@ -72,8 +72,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Of max_connections, kept for addresses holding fewer than 4 (503 to the others)."),
     Setting("server", "allowed_origins", str, "",
             "Other origins (scheme://host:port, comma-separated) whose pages may change state."),
+    Setting("server", "trusted_proxies", str, "",
+            "Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For "
+            "and X-Forwarded-Proto name the client: limits then apply per real client."),
     Setting("auth", "anonymous_read", str, "loopback",
-            "Anonymous access to /api/4: loopback (only while bound to loopback), always, never."),
+            "Anonymous access to /api/4: loopback (while bound to loopback and no proxy is "
+            "trusted), always, never."),
     Setting("auth", "cache_seconds", float, 10.0,
             "Seconds a verified credential is reused before it is checked again."),
     Setting("auth", "system_cache_seconds", float, 600.0,
