@@ -5,6 +5,8 @@ hub per file on the same code."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +24,8 @@ from fleetwatch.auth.shared_limits import SharedLimits
 from fleetwatch.engine.checks import EVENTS_SYSTEM, CheckService
 from fleetwatch.engine.event_stream import EventStreams
 from fleetwatch.engine.staleness import StalenessWatcher
-from fleetwatch.store import EventRecord, Store, open_store
+from fleetwatch.store import EventRecord, Store, StoreError, open_store
+from fleetwatch.store.pg_locks import LOCK_CLASS, lock_keys
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "fleetwatch" / "store" / "migrations"
 
@@ -62,6 +65,62 @@ async def test_a_lock_is_one_hubs_until_it_goes(two: tuple[Store, Store]) -> Non
             break
         await anyio.sleep(0.02)
     assert await b.hold_lock("job:x")
+
+
+def lock_holder(url: str, name: str) -> int | None:
+    """The server process holding the fleet-wide lock ``name`` (None: nobody)."""
+    _, key = lock_keys(name)
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s"
+            " AND objid = %s AND objsubid = 2 AND granted", (LOCK_CLASS, key)
+        ).fetchone()  # fmt: skip
+    return int(row[0]) if row else None
+
+
+def cut(url: str, pid: int) -> None:
+    """The lock connection lost, as in a database restart or a network cut."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+@pytest.mark.postgres
+async def test_a_lost_lock_connection_takes_the_hubs_name_again(
+    two: tuple[Store, Store], postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = two
+    assert await a.hold_lock("local-system:alpha")
+    assert await a.hold_lock("job:x")
+    before = lock_holder(postgres_url, "local-system:alpha")
+    assert before is not None
+    cut(postgres_url, before)
+    # The next job tick finds the connection gone, makes another and takes the name again too:
+    # nothing else would ask for it, and a second hub on this host would share the system.
+    for _ in range(50):
+        with contextlib.suppress(StoreError):
+            if await a.hold_lock("job:x"):
+                break
+        await anyio.sleep(0.02)
+    after = lock_holder(postgres_url, "local-system:alpha")
+    assert after is not None and after != before
+    assert not await b.hold_lock("local-system:alpha")
+
+    # Taken by another hub meanwhile: said in the log, and not fought over.
+    cut(postgres_url, after)
+    for _ in range(50):
+        if lock_holder(postgres_url, "local-system:alpha") is None:
+            break
+        await anyio.sleep(0.02)
+    assert await b.hold_lock("local-system:alpha")
+    caplog.set_level(logging.WARNING, logger="fleetwatch.store.pg_locks")
+    for _ in range(50):
+        with contextlib.suppress(StoreError):
+            if await a.hold_lock("job:x"):
+                break
+        await anyio.sleep(0.02)
+    assert "lock local-system:alpha: another hub took it" in caplog.text
+    assert await b.hold_lock("local-system:alpha")
+    assert not await a.hold_lock("local-system:alpha")
 
 
 @pytest.mark.postgres

@@ -17,17 +17,17 @@ from typing import Any
 
 import psycopg
 
-__all__ = ["PgLocks", "PgNotices"]
+__all__ = ["LOCK_CLASS", "PgLocks", "PgNotices", "lock_keys"]
 
 log = logging.getLogger(__name__)
 
 # The first key of the two-key advisory locks (the second is a hash of the lock's name): apart
 # from the one-key locks of migrations and of the notification dispatcher.
-_LOCK_CLASS = 0x6677  # "fw"
+LOCK_CLASS = 0x6677  # "fw"
 
 
 def lock_keys(name: str) -> tuple[int, int]:
-    return _LOCK_CLASS, zlib.crc32(name.encode()) & 0x7FFF_FFFF
+    return LOCK_CLASS, zlib.crc32(name.encode()) & 0x7FFF_FFFF
 
 
 class PgLocks:
@@ -36,6 +36,11 @@ class PgLocks:
         self._timeout = connect_timeout
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._held: set[str] = set()
+        # Every lock this hub took: taken again as soon as a new lock connection is made. A job's
+        # lock would be asked for again at its next period anyway, but nothing asks again for
+        # the hub's own system name: without this, a lock connection lost (a database restart,
+        # a network cut) left the name free for a second hub on this host to share.
+        self._wanted: set[str] = set()
         self._lock = asyncio.Lock()
 
     async def hold(self, name: str) -> bool:
@@ -53,8 +58,10 @@ class PgLocks:
                 raise
             if row and row[0]:
                 self._held.add(name)
+                self._wanted.add(name)
                 return True
             return False
+
 
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
@@ -85,6 +92,15 @@ class PgLocks:
                 " SET tcp_keepalives_count = 4"
             )
             self._conn = conn
+            for name in sorted(self._wanted):
+                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", lock_keys(name))
+                row = await cursor.fetchone()
+                if row and row[0]:
+                    self._held.add(name)
+                else:  # lost for good: a job asks again each period, as any other hub does
+                    self._wanted.discard(name)
+                    log.warning("lock %s: another hub took it while this hub's lock connection "
+                                "was down", name)  # fmt: skip
         return self._conn
 
     async def _drop(self) -> None:
