@@ -102,7 +102,8 @@ async def test_a_lost_lock_connection_takes_the_hubs_name_again(
                 break
         await anyio.sleep(0.02)
     after = lock_holder(postgres_url, "local-system:alpha")
-    assert after is not None and after != before
+    assert after is not None
+    assert after != before
     assert not await b.hold_lock("local-system:alpha")
 
     # Taken by another hub meanwhile: said in the log, and not fought over.

@@ -62,7 +62,6 @@ class PgLocks:
                 return True
             return False
 
-
     @contextlib.asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
         """Wait for ``name`` on a connection of its own (other locks stay usable meanwhile)."""
