@@ -109,9 +109,15 @@ async def read_response(reader: asyncio.StreamReader) -> int:
     return status
 
 
+def source_address(n: int) -> str:
+    """System ``n``'s own loopback address (127.1.0.1, 127.1.0.2, ...): a fleet's machines each
+    come from their own, and the hub's limits per address treat them so."""
+    return f"127.{1 + n // 62_500}.{n // 250 % 250}.{n % 250 + 1}"
+
+
 async def one_system(
     port: int, request: bytes, offset: float, interval: float, until: float, tally: Tally,
-    measuring: asyncio.Event,
+    measuring: asyncio.Event, source: str | None = None,
 ) -> None:  # fmt: skip
     loop = asyncio.get_running_loop()
     reader: asyncio.StreamReader | None = None
@@ -125,7 +131,9 @@ async def one_system(
                 if reader is None or writer is None or reader.at_eof():
                     if writer is not None:
                         writer.close()
-                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                    reader, writer = await asyncio.open_connection(
+                        "127.0.0.1", port, local_addr=(source, 0) if source else None
+                    )
                     tally.connects += 1
                 started = loop.time()
                 writer.write(request)

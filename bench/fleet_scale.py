@@ -12,7 +12,8 @@ serve`` process is measured from outside:
   body on request (``count=0``) with and without gzip, one client, sequential requests.
 - ``idle``: the hub's CPU (utime+stime from /proc) over ``--idle`` seconds of silence.
 - ``push`` (SQLite by default): every system pushing ``submit_stats`` every ``--interval`` s
-  with its own token (``fleet_load``'s load generator), hub CPU and push p99, then the same
+  with its own token from its own loopback address, gzip-compressed as the agent sends it
+  (``fleet_load``'s load generator), hub CPU and push p99, then the same
   with one client polling the whole list (``count=0``, gzip) back to back.
 """
 
@@ -35,7 +36,7 @@ import httpx
 from bench import _procs, _report
 from bench._fleet_seed import add_user, agent_document, seed, system_name
 from bench._postgres import scratch_database
-from bench.fleet_load import Tally, one_system, request_bytes
+from bench.fleet_load import Tally, one_system, request_bytes, source_address
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.rollup import HOUR, bucket_of
 from fleetwatch.store import open_store
@@ -172,7 +173,11 @@ async def push(port: int, pid: int, requests: list[bytes], args: argparse.Namesp
     until = loop.time() + args.warmup + args.window + args.interval
     spread = args.interval / len(requests)
     tasks = [
-        asyncio.create_task(one_system(port, r, n * spread, args.interval, until, tally, measuring))
+        asyncio.create_task(
+            one_system(
+                port, r, n * spread, args.interval, until, tally, measuring, source_address(n)
+            )
+        )
         for n, r in enumerate(requests)
     ]
     stop, polls = asyncio.Event(), list[float]()
