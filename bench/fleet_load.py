@@ -98,15 +98,14 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
 
 
-async def read_response(reader: asyncio.StreamReader) -> int:
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
     for line in head.split(b"\r\n"):
         if line[:15].lower() == b"content-length:":
             length = int(line[15:])
-    await reader.readexactly(length)
-    return status
+    return status, await reader.readexactly(length)
 
 
 def source_address(n: int) -> str:
@@ -137,7 +136,7 @@ async def one_system(
                     tally.connects += 1
                 started = loop.time()
                 writer.write(request)
-                status = await read_response(reader)
+                status, body = await read_response(reader)
             except (OSError, asyncio.IncompleteReadError):
                 reader = writer = None
                 if attempt == 2 and measuring.is_set():
@@ -150,7 +149,7 @@ async def one_system(
                     tally.ok += 1
                 else:
                     tally.failed += 1
-                    tally.reasons[str(status)] += 1
+                    tally.reasons[f"{status} {body[:70].decode(errors='replace')}"] += 1
             break
     if writer is not None:
         writer.close()
