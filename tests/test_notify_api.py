@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -230,6 +231,41 @@ async def test_streams_are_bounded(hub: Hub) -> None:
     await first.aclose()
     await second.aclose()
     assert streams.open_streams == 0
+
+
+class CountingOutbox:
+    """The real store, counting its outbox reads."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self.store, name)
+        if name.startswith("outbox_"):
+            self.reads += 1
+        return found
+
+
+async def test_nobody_listening_reads_nothing_and_the_first_stream_starts_now(hub: Hub) -> None:
+    from notify_parts import threshold_event  # noqa: PLC0415
+
+    store = CountingOutbox(hub.store)
+    streams = EventStreams(store, checks_system="x")
+    await streams.start()
+    system = await hub.store.add_system("web1")
+    await hub.store.save_event(threshold_event(system.id, 100.0))  # before anyone listens
+    store.reads = 0
+    for _ in range(3):
+        await streams.poll()
+    assert store.reads == 0  # an idle hub's poll costs no query
+    stream = await streams.subscribe(None)
+    await hub.store.save_event(threshold_event(system.id, 90.0))
+    await streams.poll()
+    item = await anext(stream)
+    assert b"90" in item.data  # the event from after the subscription, not the one before
+    assert stream._subscriber.queue.empty()
+    await stream.aclose()
 
 
 async def test_the_routes_are_in_openapi(admin: httpx.AsyncClient) -> None:

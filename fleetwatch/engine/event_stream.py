@@ -128,11 +128,10 @@ class EventStreams:
         """Read the rows committed since the last poll and hand them to every subscriber."""
         now = time.monotonic()
         self._subscribers -= {s for s in self._subscribers if s.expires < now}
-        if not self._subscribers:  # nobody to hand them to: only keep the place
-            newest = await self.store.outbox_last_id()
-            if not self._subscribers:  # (one who came meanwhile waits for rows from last_id)
-                self.last_id = newest
-                return
+        if not self._subscribers:
+            # Nobody to hand them to: nothing is read (an idle hub's every poll was a query);
+            # the first subscriber takes the place again.
+            return
         while True:
             upto = self.last_id + 500
             rows = await self.store.outbox_after(self.last_id, upto=upto, limit=500)
@@ -151,6 +150,8 @@ class EventStreams:
         """The items after ``last_event_id`` (or from now), then live ones, until closed."""
         if len(self._subscribers) >= self.max_streams:
             raise TooManyStreams(f"{self.max_streams} event streams are open")
+        if not self._subscribers:  # nobody listened, so the place was not kept: take it now
+            self.last_id = max(self.last_id, await self.store.outbox_last_id())
         expires = time.monotonic() + self.max_stream_seconds + 60
         subscriber = _Subscriber(self.buffer, expires)
         self._subscribers.add(subscriber)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -24,6 +25,11 @@ log = logging.getLogger(__name__)
 # The first key of the two-key advisory locks (the second is a hash of the lock's name): apart
 # from the one-key locks of migrations and of the notification dispatcher.
 LOCK_CLASS = 0x6677  # "fw"
+
+
+# A lock connection proven alive this recently is taken as alive: the jobs of one period
+# (staleness and freshness each ask every second) share one round trip.
+PROVEN_SECONDS = 0.5
 
 
 def lock_keys(name: str) -> tuple[int, int]:
@@ -41,6 +47,7 @@ class PgLocks:
         # the hub's own system name: without this, a lock connection lost (a database restart,
         # a network cut) left the name free for a second hub on this host to share.
         self._wanted: set[str] = set()
+        self._proven_at = -PROVEN_SECONDS
         self._lock = asyncio.Lock()
 
     async def hold(self, name: str) -> bool:
@@ -48,8 +55,12 @@ class PgLocks:
             try:
                 conn = await self._connection()
                 if name in self._held:
-                    # Still ours while the connection lives: a round trip proves it does.
-                    await conn.execute("SELECT 1")
+                    # Still ours while the connection lives: a round trip proves it does, once
+                    # per PROVEN_SECONDS for all the jobs held (each asks every period).
+                    now = time.monotonic()
+                    if now - self._proven_at >= PROVEN_SECONDS:
+                        await conn.execute("SELECT 1")
+                        self._proven_at = now
                     return True
                 cursor = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", lock_keys(name))
                 row = await cursor.fetchone()
