@@ -37,6 +37,7 @@ from bench import _procs, _report
 from bench._fleet_seed import add_user, agent_document, seed, system_name
 from bench._postgres import scratch_database
 from bench.fleet_load import Tally, one_system, request_bytes, source_address
+from fleetwatch.api.whole_fleet import WHOLE_SECONDS
 from fleetwatch.engine.staleness import StalenessWatcher
 from fleetwatch.model.rollup import HOUR, bucket_of
 from fleetwatch.store import open_store
@@ -106,11 +107,14 @@ def first_answer(server: _procs.Server, spawned: float, limit: float = 180.0) ->
     raise RuntimeError(f"no answer in {limit:g} s:\n{server.log_tail()}")
 
 
-def timed_reads(client: httpx.Client, path: str, count: int, gzip: bool) -> dict[str, float]:
+def timed_reads(
+    client: httpx.Client, path: str, count: int, gzip: bool, *, spaced: float = 0.0
+) -> dict[str, float]:
     headers = {"accept-encoding": "gzip" if gzip else "identity"}
     client.get(path, headers=headers).raise_for_status()  # a first build (/metrics) apart
     times, sizes = [], []
     for _ in range(count):
+        time.sleep(spaced + 0.05 if spaced else 0.0)
         started = time.perf_counter()
         with client.stream("GET", path, headers=headers) as response:
             size = sum(len(chunk) for chunk in response.iter_raw())
@@ -139,6 +143,8 @@ def reads(port: int, args: argparse.Namespace) -> dict[str, dict[str, float]]:
         for path in WHOLE:
             out[path + " gzip"] = timed_reads(client, path, max(5, args.requests // 8), True)
             out[path] = timed_reads(client, path, max(5, args.requests // 8), False)
+            # The whole body is kept a second: spaced further apart, each request builds it.
+            out[path + " built"] = timed_reads(client, path, 5, False, spaced=WHOLE_SECONDS)
         # Last: the first scrape waits for a build, and scrapes keep rebuilds going.
         started = time.perf_counter()
         client.get("/metrics").raise_for_status()
