@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from fleetwatch.api.errors import QueryError, ServiceUnavailable
 from fleetwatch.api.guard import Guard
+from fleetwatch.api.lists_hub import Scan, hub_page, hub_stream
 from fleetwatch.api.query_slots import QuerySlots, SlotTimeout
 from fleetwatch.api.query_string import parse_query_string
 from fleetwatch.auth.authenticator import Principal
@@ -45,17 +46,17 @@ from fleetwatch.store.query import (
     Projection,
     QueryParameterError,
     SortKey,
-    order_by_sql,
     parse_fields,
     parse_query,
     parse_sort,
-    where_sql,
 )
 from fleetwatch.store.query_errors import InvalidQuery
+from fleetwatch.store.query_split import HubPlan, translate
 
 __all__ = ["ListLimits", "ListParams", "Lists", "parse_list_params"]
 
 Enrich = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+Translated = tuple[SQL, SQL, HubPlan | None]  # WHERE, ORDER BY, what the hub does besides
 PARAMETERS = frozenset({"query", "fields", "sort", "offset", "count"})
 STREAM_BATCH = 500
 MAX_LITERAL = 65_536
@@ -205,27 +206,31 @@ class Lists:
         handle.openapi = _openapi(collection)  # type: ignore[attr-defined]
         return handle
 
-    def _translated(self, raw: str, collection: Collection) -> tuple[ListParams, tuple[SQL, SQL]]:
-        """The parameters, and the WHERE and ORDER BY they translate to; ``QueryError``."""
+    def _translated(self, raw: str, collection: Collection) -> tuple[ListParams, Translated]:
+        """The parameters, the WHERE and ORDER BY they translate to, and what the hub must do
+        besides (packed JSON on PostgreSQL); ``QueryError``."""
         params = parse_list_params(raw, collection, self.limits)
         dialect = self.store.dialect
+        packed = collection.packed if dialect == "postgres" else None
         try:
-            where = where_sql(params.query, dialect)
-            order = order_by_sql(params.sort, collection.field_map, dialect)
+            translated = translate(params.query, params.sort, collection.field_map, dialect, packed)
         except InvalidQuery as exc:
             raise QueryError(str(exc), exc.error_type) from None
-        return params, (where, order)
+        return params, translated
 
     async def _answer(
         self,
         collection: Collection,
         params: ListParams,
-        sql: tuple[SQL, SQL],
+        sql: Translated,
         principal: Principal,
         budget: Budget,
     ) -> Response:
         dialect = self.store.dialect
-        where, order = sql
+        where, order, plan = sql
+        if plan is not None:
+            return await self._hub_answer(collection, params, (where, order), plan, principal,
+                                          budget)  # fmt: skip
         if dialect == "postgres" and params.count is not None:
             # The page does not depend on the total there: both at once, on two connections.
             page = page_sql(collection, where, order, dialect,
@@ -253,6 +258,37 @@ class Lists:
                            _tail(params, total, estimated))  # fmt: skip
             return StreamingResponse(body, media_type="application/json")
         found = await self.store.select(page.text, page.params, time_limit=budget.left())
+        return await self._page(collection, params, principal, found, total, estimated)
+
+    async def _hub_answer(
+        self,
+        collection: Collection,
+        params: ListParams,
+        sql: tuple[SQL, SQL],
+        plan: HubPlan,
+        principal: Principal,
+        budget: Budget,
+    ) -> Response:
+        """The page or stream when the hub filters or sorts part of it (``lists_hub``)."""
+        where, order = sql
+        enrich = self._enrichment(collection, principal)
+        if params.count is None:
+            limit = self.limits.time_limit  # per batch, as for a stream in SQL
+            scan = Scan(self.store, collection, where, order, lambda: limit)
+            rows = hub_stream(scan, plan, offset=params.offset)
+            body = _stream(collection, params.projection, enrich, rows,
+                           {"offset": params.offset}, count_total=True)  # fmt: skip
+            return StreamingResponse(body, media_type="application/json")
+
+        async def candidates() -> tuple[int, bool]:
+            total, estimated, _ = await self._total(collection, where, budget)
+            return total, estimated
+
+        scan = Scan(self.store, collection, where, order, budget.left)
+        found, total, estimated = await hub_page(
+            scan, plan, offset=params.offset, count=params.count,
+            cap=self.limits.exact_total, total=candidates,
+        )  # fmt: skip
         return await self._page(collection, params, principal, found, total, estimated)
 
     async def _page(
@@ -394,6 +430,8 @@ async def _stream(
     enrich: Enrich,
     rows: AsyncIterator[list[tuple[Any, ...]]],
     tail: dict[str, Any],
+    *,
+    count_total: bool = False,
 ) -> AsyncIterator[bytes]:
     # The array first, the counts after it: the count is known only at the end, and JSON
     # does not mind the order of keys.
@@ -404,4 +442,6 @@ async def _stream(
         chunk = b",".join(orjson.dumps(projection.apply(record)) for record in records)
         yield (b"," if count else b"") + chunk
         count += len(batch)
+    if count_total:  # every match was read: offset and count make the exact total
+        tail = {**tail, "total": tail["offset"] + count}
     yield b'],"count":' + orjson.dumps(count) + b"," + orjson.dumps({**tail, "success": True})[1:]

@@ -40,6 +40,7 @@ from .base import SnapshotRecord, snapshot_hostname
 __all__ = [
     "CURRENT_DICTIONARY",
     "derived_normalized",
+    "json_value",
     "pack",
     "pack_normalized",
     "register_dictionary",
@@ -120,6 +121,16 @@ def pack(text: bytes | str) -> bytes:
 def unpack(blob: bytes) -> bytes:
     """The JSON text of a packed value."""
     return _decompressor(blob[0]).decompress(blob[1:])
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value as either backend returns it: a packed frame (PostgreSQL's bytea,
+    whose first byte, a dictionary's number, is never the start of JSON text), JSON text, or
+    already decoded (jsonb)."""
+    if isinstance(value, bytes | memoryview):
+        data = bytes(value)
+        return orjson.loads(unpack(data) if data[:1] < b" " else data)
+    return orjson.loads(value) if isinstance(value, str) else value
 
 
 def derived_normalized(source: str, document: dict[str, Any]) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from .base import Statement, decode_json, encode_json
 from .identity_sql import IdentitySQL
 from .query_sql import Dialect
 from .rollups import RollupRecord
+from .summaries_py import PACKED_ROWS, summarise_packed
 from .summaries_sql import HistoryItem, SummaryRow, summary_statement
 
 __all__ = ["RollupSQL"]
@@ -90,6 +91,12 @@ class RollupSQL(IdentitySQL):
         resolution: int,
         items: list[HistoryItem],
     ) -> list[SummaryRow]:
+        if not items:
+            raise ValueError("no history items to summarise")
+        if self.dialect == "postgres":
+            # Packed rows (migration 0015): unpacked and summed by the hub, in a thread.
+            rows = await self._rows(PACKED_ROWS, (system_id, since, until))
+            return await asyncio.to_thread(summarise_packed, rows, items, resolution)
         sql, params = summary_statement(self.dialect, items, system_id, since, until, resolution)
         return [
             (float(bucket), plugin, item, float(total), float(low), float(high), int(count))
