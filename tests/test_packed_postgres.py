@@ -15,9 +15,12 @@ from test_packed_snapshots import _document
 from fleetwatch.ingest.normalise import normalise
 from fleetwatch.model.summary import summary_of
 from fleetwatch.store import Store, open_store
+from fleetwatch.store.listing import COLLECTIONS, page_sql
 from fleetwatch.store.migrate import load_migrations
 from fleetwatch.store.packing import json_value, pack
-from fleetwatch.store.pg_snapshots import FIGURE_COLUMNS
+from fleetwatch.store.pg_snapshots import COARSE_SQL, FIGURE_COLUMNS, coarse
+from fleetwatch.store.query import SQL, evaluate, parse_query
+from fleetwatch.store.query_split import translate
 from fleetwatch.store.summaries_py import summarise_packed
 from fleetwatch.store.summaries_sql import HistoryItem, summary_statement
 
@@ -87,6 +90,14 @@ async def migrated(old_database: tuple[str, list[Row]]) -> AsyncIterator[tuple[S
     await store.close()
 
 
+@pytest.fixture
+async def pg_store(postgres_url: str) -> AsyncIterator[Store]:
+    store = open_store(postgres_url)
+    await store.open()
+    yield store
+    await store.close()
+
+
 def _summed_in_jsonb(url: str) -> list[tuple[Any, ...]]:
     sql, params = summary_statement("postgres", ITEMS, 1, 0.0, 1e9, 60)
     with psycopg.connect(url) as pg:
@@ -128,7 +139,7 @@ async def test_rows_read_as_before_and_ids_continue(
         await store.close()
 
 
-async def test_the_hub_sums_what_the_jsonb_statement_summed(store: Store) -> None:
+async def test_the_hub_sums_what_the_jsonb_statement_summed() -> None:
     """``summaries_py`` against ``summaries_sql`` on the same rows."""
     rng = random.Random(11)
     rows = []
@@ -141,3 +152,64 @@ async def test_the_hub_sums_what_the_jsonb_statement_summed(store: Store) -> Non
     assert {r[0] for r in mine if r[1] is None} == {float(int(t // 60) * 60) for t, *_ in rows}
     network = [r for r in mine if r[1] == "network"]
     assert any(str(item).startswith("7_") for _, _, item, *_ in network)
+
+
+FIGURES = [0.0, 0.05, 0.15, 0.25, 89.95, 89.99, 90.0, 90.04, 90.05, 90.06, 100, -3.5, 1e300, -1e300,
+           2**62, 123456789.25]  # fmt: skip
+
+
+async def test_the_coarse_key_is_the_index_expression(pg_store: Store) -> None:
+    """``coarse`` computes what the index holds, halves and extremes included."""
+    sql = COARSE_SQL.format(column="v")
+    rows = await pg_store.select(
+        f"SELECT {sql} FROM unnest(%(values)s::float8[]) AS t(v)",
+        {"values": [float(v) for v in FIGURES]},
+        time_limit=5,
+    )
+    assert [row[0] for row in rows] == [coarse(v) for v in FIGURES]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"summary.cpu_percent": {"$gt": 90}},
+        {"summary.cpu_percent": {"$gte": 90.05}},
+        {"summary.cpu_percent": {"$lt": 90.05, "$gt": 0.05}},
+        {"summary.cpu_percent": {"$lte": 0.15}},
+        {"summary.cpu_percent": 89.95},
+        {"summary.cpu_percent": {"$ne": 90}},
+        {"summary.cpu_percent": {"$in": [0.25, 1e300, "x"]}},
+        {"summary.cpu_percent": {"$gt": 1e299}},
+        {"summary.cpu_percent": {"$lt": -1e299}},
+        {"summary.cpu_percent": None},
+        {"summary.cpu_percent": {"$exists": False}},
+        {"summary.cpu_percent": {"$gt": "a"}},
+    ],
+    ids=repr,
+)
+async def test_figure_filters_answer_as_the_evaluator(
+    pg_store: Store, query: dict[str, Any]
+) -> None:
+    store = pg_store
+    system = await store.add_system("figures")
+    for n, value in enumerate([*FIGURES, None]):
+        normalized = {"cpu": {"total": value}} if value is not None else {}
+        await store.add_snapshot(system.id, 100.0 + n, {"hostname": "f"}, normalized, "push")
+    statistics = COLLECTIONS["statistics"]
+    fields = statistics.field_map
+    parsed = parse_query(orjson.dumps(query), fields)
+    where, order, plan = translate(parsed, (), fields, "postgres", statistics.packed)
+    page = page_sql(statistics, where, order, "postgres", offset=0, limit=None)
+    rows = await store.select(page.text, page.params, time_limit=5)
+    records = [statistics.raw_record(row) for row in rows]
+    found = [r["_id"] for r in records if plan is None or plan.residual is None
+             or evaluate(plan.residual, r)]  # fmt: skip
+    everything = await store.select(statistics_all(), {}, time_limit=5)
+    expected = [r["_id"] for r in map(statistics.raw_record, everything) if evaluate(parsed, r)]
+    assert found == expected
+
+
+def statistics_all() -> str:
+    statistics = COLLECTIONS["statistics"]
+    every = page_sql(statistics, SQL("TRUE", {}), SQL("s.id", {}), "postgres", offset=0, limit=None)
+    return every.text

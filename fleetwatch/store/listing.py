@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .packing import json_value
-from .pg_snapshots import FIGURE_COLUMNS
+from .pg_snapshots import COARSE_SQL, FIGURE_COLUMNS, coarse
 from .query_fields import Column, ColumnKind, FieldMap, Key
 from .query_split import Packed
 from .query_sql import SQL, Dialect
@@ -293,6 +293,8 @@ STATISTICS = Collection(
         json_sql=frozenset({"s.summary", "s.document"}),
         figures_in="s.summary",
         figures={name: f"s.{name}" for name in FIGURE_COLUMNS},
+        coarse_sql={name: COARSE_SQL.format(column=f"s.{name}") for name in FIGURE_COLUMNS},
+        coarse=coarse,
     ),
 )
 

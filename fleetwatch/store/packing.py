@@ -160,7 +160,7 @@ def unpacked_snapshot(row: Sequence[Any]) -> SnapshotRecord:
     """A snapshot read as ``id, system_id, created_at, source, document_z, normalized_z``."""
     id_, system_id, created_at, source, document_z, normalized_z = row
     document = orjson.loads(unpack(document_z))
-    if normalized_z is not None:
+    if normalized_z:  # NULL (SQLite) or empty (PostgreSQL): derivable
         normalized = orjson.loads(unpack(normalized_z))
     elif source == "local":
         normalized = orjson.loads(unpack(document_z))  # its own copy, as a stored one would be

@@ -1,7 +1,7 @@
 """PostgreSQL's packed snapshots (migration 0015): the rows as written, read and converted.
 
 A row keeps the document, its normal form and its summary as ``fleetwatch.store.packing``
-frames (``document_z``, ``normalized_z`` NULL when derivable, ``summary_z``), which the server
+frames (``document_z``, ``normalized_z`` empty when derivable, ``summary_z``), which the server
 cannot open; so the hub unpacks every snapshot it reads, and what SQL must still filter, sort
 and index is kept beside them in plain columns: ``hostname`` and the summary figures of
 :data:`FIGURE_COLUMNS`. The hub evaluates every other condition (``pg_listing.py``) and sums
@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADD_SNAPSHOT",
+    "COARSE_SQL",
     "FIGURE_COLUMNS",
+    "coarse",
     "load_dictionaries",
     "normalized_of",
     "pack_snapshots",
@@ -41,6 +43,18 @@ logger = logging.getLogger(__name__)
 
 # The summary figures that had expression indexes over jsonb: real columns, plain btrees.
 FIGURE_COLUMNS = ("cpu_percent", "mem_percent", "storage_percent", "load1")
+
+# What the figures' indexes hold: a tenth of a unit as an int4, clamped (a figure may be any
+# JSON number). Many rows share a key, so the btree deduplicates them (~9 bytes a row where a
+# float8 key took ~22-30: float8 btrees cannot deduplicate). The same text as migration 0015's.
+COARSE_SQL = "(least(greatest({column} * 10, '-2e9'::float8), '2e9'::float8))::int4"
+_COARSE_BOUND = 2e9
+
+
+def coarse(value: float) -> int:
+    """``COARSE_SQL`` of ``value``: float8 to int4 rounds half to even, as round() does."""
+    return round(min(max(value * 10, -_COARSE_BOUND), _COARSE_BOUND))
+
 
 ADD_SNAPSHOT = (
     "INSERT INTO snapshots (system_id, created_at, cpu_percent, mem_percent, storage_percent,"
@@ -81,13 +95,11 @@ def packed_row(
     )
 
 
-def _packed_normalized(
-    source: str, document: dict[str, Any], normalized_json: bytes
-) -> bytes | None:
-    """None when reading derives the same normal form (key order aside: jsonb kept none)."""
+def _packed_normalized(source: str, document: dict[str, Any], normalized_json: bytes) -> bytes:
+    """Empty when reading derives the same normal form (key order aside: jsonb kept none)."""
     derived = derived_normalized(source, document)
     if derived is not None and _canonical(derived) == _canonical_text(normalized_json):
-        return None
+        return b""
     return pack(normalized_json)
 
 
@@ -105,8 +117,8 @@ def unpack_json(blob: bytes | None) -> Any:
 
 
 def normalized_of(source: str, document: dict[str, Any], normalized_z: bytes | None) -> Any:
-    """A snapshot's normal form: stored, else derived from its (unpacked) document."""
-    if normalized_z is not None:
+    """A snapshot's normal form: stored, else (empty or NULL) derived from its document."""
+    if normalized_z:
         return unpack_json(normalized_z)
     if source == "local":
         return document

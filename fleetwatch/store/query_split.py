@@ -11,11 +11,11 @@ them. A sort is SQL when all its keys are; otherwise the hub sorts (``query_orde
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from .query_fields import Column, FieldMap
-from .query_parse import And, Exists, Field, FieldOp, Filter, Nor, Not, Or, Target
+from .query_parse import And, Cmp, Eq, Exists, Field, FieldOp, Filter, Nor, Not, Or, Target
 from .query_sort import SortKey
 from .query_sql import SQL, Dialect, order_by_sql, where_sql
 
@@ -25,11 +25,15 @@ __all__ = ["HubPlan", "Packed", "Split", "split_query", "sql_sort", "translate"]
 @dataclass(frozen=True, slots=True)
 class Packed:
     """Which JSON columns SQL cannot read (their trusted SQL, as the ``FieldMap`` names them),
-    and the figures with a column of their own: name under ``figures_in`` -> column SQL."""
+    and the figures with a column of their own: name under ``figures_in`` -> column SQL; their
+    index is on a coarse key of the column (``coarse_sql``, ``coarse``) where one is named."""
 
     json_sql: frozenset[str]
     figures_in: str
     figures: Mapping[str, str]
+    # The indexed key of each figure (SQL), and the same key computed here from a number.
+    coarse_sql: Mapping[str, str] = field(default_factory=dict)
+    coarse: Callable[[float], int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +132,9 @@ def _in_sql(query: Filter, packed: Packed) -> Filter | None:
             # A column cannot tell a missing figure from a null one: $exists stays in the hub.
             if any(_has_exists(op) for op in query.ops):
                 return None
-            return Field(_column_target(query.target, figure), query.ops)
+            exact = Field(_column_target(query.target, figure), query.ops)
+            coarse = _coarse(query, packed)
+            return exact if coarse is None else And((coarse, exact))
         return query if _readable(query.target, packed) else None
     parts = [_in_sql(item, packed) for item in query.items]
     if any(part is None for part in parts):
@@ -137,6 +143,37 @@ def _in_sql(query: Filter, packed: Packed) -> Filter | None:
     if isinstance(query, And):
         return And(kept)
     return Or(kept) if isinstance(query, Or) else Nor(kept)
+
+
+_COARSE_OPS = {"$gt": "$gte", "$gte": "$gte", "$lt": "$lte", "$lte": "$lte"}
+
+
+def _coarse(query: Field, packed: Packed) -> Field | None:
+    """The condition on the figure's coarse index key that ``query`` implies, or None.
+
+    The key (``Packed.coarse``) never decreases as the figure grows, so ``v > x`` implies
+    ``key(v) >= key(x)``, and ``v = x`` implies ``key(v) = key(x)``: ANDed with the exact
+    condition it changes no answer, and lets the key's index find the candidates.
+    """
+    name = str(query.target.path[0])
+    sql = packed.coarse_sql.get(name)
+    if sql is None or packed.coarse is None:
+        return None
+    key = packed.coarse
+    ops: list[FieldOp] = []
+    for op in query.ops:
+        if isinstance(op, Cmp) and _is_number(op.value):
+            ops.append(Cmp(_COARSE_OPS[op.op], key(float(op.value))))  # type: ignore[arg-type]
+        elif isinstance(op, Eq) and _is_number(op.value):
+            ops.append(Eq(key(float(op.value))))  # type: ignore[arg-type]
+    if not ops:
+        return None
+    column = Column(sql, "integer")
+    return Field(Target(query.target.name, "column", column, None, ()), tuple(ops))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _has_exists(op: FieldOp) -> bool:
