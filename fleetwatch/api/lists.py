@@ -51,12 +51,13 @@ from fleetwatch.store.query import (
     parse_sort,
 )
 from fleetwatch.store.query_errors import InvalidQuery
-from fleetwatch.store.query_split import HubPlan, translate
+from fleetwatch.store.query_split import HubPlan, estimate_sql, translate
 
 __all__ = ["ListLimits", "ListParams", "Lists", "parse_list_params"]
 
 Enrich = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
-Translated = tuple[SQL, SQL, HubPlan | None]  # WHERE, ORDER BY, what the hub does besides
+# WHERE, ORDER BY, what the hub does besides, and the WHERE the planner estimates totals from.
+Translated = tuple[SQL, SQL, HubPlan | None, SQL]
 PARAMETERS = frozenset({"query", "fields", "sort", "offset", "count"})
 STREAM_BATCH = 500
 MAX_LITERAL = 65_536
@@ -213,10 +214,13 @@ class Lists:
         dialect = self.store.dialect
         packed = collection.packed if dialect == "postgres" else None
         try:
-            translated = translate(params.query, params.sort, collection.field_map, dialect, packed)
+            where, order, plan = translate(
+                params.query, params.sort, collection.field_map, dialect, packed
+            )
+            estimate = where if packed is None else estimate_sql(params.query, packed, dialect)
         except InvalidQuery as exc:
             raise QueryError(str(exc), exc.error_type) from None
-        return params, translated
+        return params, (where, order, plan, estimate)
 
     async def _answer(
         self,
@@ -227,20 +231,21 @@ class Lists:
         budget: Budget,
     ) -> Response:
         dialect = self.store.dialect
-        where, order, plan = sql
+        where, order, plan, estimate = sql
         if plan is not None:
-            return await self._hub_answer(collection, params, (where, order), plan, principal,
-                                          budget)  # fmt: skip
+            return await self._hub_answer(
+                collection, params, (where, order, estimate), plan, principal, budget
+            )
         if dialect == "postgres" and params.count is not None:
             # The page does not depend on the total there: both at once, on two connections.
             page = page_sql(collection, where, order, dialect,
                             offset=params.offset, limit=params.count)  # fmt: skip
             (total, estimated, _), found = await asyncio.gather(
-                self._total(collection, where, budget),
+                self._total(collection, where, budget, estimate),
                 self.store.select(page.text, page.params, time_limit=budget.left()),
             )
             return await self._page(collection, params, principal, found, total, estimated)
-        total, estimated, density = await self._total(collection, where, budget)
+        total, estimated, density = await self._total(collection, where, budget, estimate)
         source = None
         if density >= HINT_DENSITY and len(params.sort) == 1 and params.sort[0].descending:
             # Plenty of matches among the newest rows: walking the sort index newest-first
@@ -264,13 +269,13 @@ class Lists:
         self,
         collection: Collection,
         params: ListParams,
-        sql: tuple[SQL, SQL],
+        sql: tuple[SQL, SQL, SQL],
         plan: HubPlan,
         principal: Principal,
         budget: Budget,
     ) -> Response:
         """The page or stream when the hub filters or sorts part of it (``lists_hub``)."""
-        where, order = sql
+        where, order, estimate = sql
         enrich = self._enrichment(collection, principal)
         if params.count is None:
             limit = self.limits.time_limit  # per batch, as for a stream in SQL
@@ -281,7 +286,7 @@ class Lists:
             return StreamingResponse(body, media_type="application/json")
 
         async def candidates() -> tuple[int, bool]:
-            total, estimated, _ = await self._total(collection, where, budget)
+            total, estimated, _ = await self._total(collection, where, budget, estimate)
             return total, estimated
 
         scan = Scan(self.store, collection, where, order, budget.left)
@@ -326,16 +331,17 @@ class Lists:
         return with_tokens
 
     async def _total(
-        self, collection: Collection, where: SQL, budget: Budget
+        self, collection: Collection, where: SQL, budget: Budget, planned_where: SQL | None = None
     ) -> tuple[int, bool, float]:
-        """The number of matches, exact up to ``exact_total``, estimated above it; and (SQLite)
-        the share of matches among the newest rows, 0 where unknown."""
+        """The number of matches, exact up to ``exact_total``, estimated above it (PostgreSQL:
+        the plan of ``planned_where``, a condition the planner estimates better); and
+        (SQLite) the share of matches among the newest rows, 0 where unknown."""
         cap = self.limits.exact_total
         planned = 0.0
         if self.store.dialect == "postgres":
             # The planner's estimate first (a millisecond): when it is far above the bound,
             # counting even the first matches would read rows the estimate already vouches for.
-            plan = explain_sql(collection, where)
+            plan = explain_sql(collection, planned_where or where)
             rows = await self.store.select(plan.text, plan.params, time_limit=budget.left())
             document = rows[0][0]
             if isinstance(document, str | bytes):
