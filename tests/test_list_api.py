@@ -233,7 +233,11 @@ async def test_sorts_and_streams_on_document_paths(client: httpx.AsyncClient, hu
     assert (cpus(filtered), filtered["total"]) == ([50, 95], 2)
     streamed = await _list(client, auth, count=0, query={"cpu.0.user": {"$gte": 20}},
                            sort={"cpu.0.user": 1}, offset=1)  # fmt: skip
-    assert (cpus(streamed), streamed["count"]) == ([50, 95, 99], 3)
+    assert (cpus(streamed), streamed["count"], streamed["total"]) == ([50, 95, 99], 3, 4)
+    for sort in ({"cpu.0.user": 1}, {"createdAt": 1}):  # sorted by the hub, by SQL
+        past = await _list(client, auth, count=0, query={"cpu.0.user": {"$gte": 20}},
+                           sort=sort, offset=10)  # fmt: skip
+        assert (past["count"], past["total"]) == (0, 4)
     both = await _list(client, auth, count=0, query={"disk": {"$size": 0}}, sort={"_id": -1})
     assert cpus(both) == [95, 50, 10]
     # exact_total is 5 in this hub: more matches than that are estimated, as SQL's are.

@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from fleetwatch.api.errors import QueryError, ServiceUnavailable
 from fleetwatch.api.guard import Guard
-from fleetwatch.api.lists_hub import Scan, hub_page, hub_stream
+from fleetwatch.api.lists_hub import Scan, Tally, hub_page, hub_stream
 from fleetwatch.api.query_slots import QuerySlots, SlotTimeout
 from fleetwatch.api.query_string import parse_query_string
 from fleetwatch.auth.authenticator import Principal
@@ -280,9 +280,10 @@ class Lists:
         if params.count is None:
             limit = self.limits.time_limit  # per batch, as for a stream in SQL
             scan = Scan(self.store, collection, where, order, lambda: limit)
-            rows = hub_stream(scan, plan, offset=params.offset)
+            tally = Tally()
+            rows = hub_stream(scan, plan, offset=params.offset, tally=tally)
             body = _stream(collection, params.projection, enrich, rows,
-                           {"offset": params.offset}, count_total=True)  # fmt: skip
+                           {"offset": params.offset}, total=lambda: tally.matched)  # fmt: skip
             return StreamingResponse(body, media_type="application/json")
 
         async def candidates() -> tuple[int, bool]:
@@ -437,7 +438,7 @@ async def _stream(
     rows: AsyncIterator[list[tuple[Any, ...]]],
     tail: dict[str, Any],
     *,
-    count_total: bool = False,
+    total: Callable[[], int] | None = None,
 ) -> AsyncIterator[bytes]:
     # The array first, the counts after it: the count is known only at the end, and JSON
     # does not mind the order of keys.
@@ -448,6 +449,6 @@ async def _stream(
         chunk = b",".join(orjson.dumps(projection.apply(record)) for record in records)
         yield (b"," if count else b"") + chunk
         count += len(batch)
-    if count_total:  # every match was read: offset and count make the exact total
-        tail = {**tail, "total": tail["offset"] + count}
+    if total is not None:  # known once every match was read
+        tail = {**tail, "total": total()}
     yield b'],"count":' + orjson.dumps(count) + b"," + orjson.dumps({**tail, "success": True})[1:]

@@ -26,7 +26,7 @@ from fleetwatch.store.query import SQL, evaluate
 from fleetwatch.store.query_order import record_key
 from fleetwatch.store.query_split import HubPlan
 
-__all__ = ["Scan", "hub_page", "hub_stream"]
+__all__ = ["Scan", "Tally", "hub_page", "hub_stream"]
 
 Row = tuple[Any, ...]
 Total = Callable[[], Awaitable[tuple[int, bool]]]  # the candidates' total, and if estimated
@@ -127,15 +127,23 @@ async def _sorted_page(
     return [row for _, _, row in best[offset:]], matched, False
 
 
-async def hub_stream(scan: Scan, plan: HubPlan, *, offset: int) -> AsyncIterator[list[Row]]:
+@dataclass(slots=True)
+class Tally:
+    """The matches a stream found, ``offset`` included: its exact total once it has ended."""
+
+    matched: int = 0
+
+
+async def hub_stream(
+    scan: Scan, plan: HubPlan, *, offset: int, tally: Tally
+) -> AsyncIterator[list[Row]]:
     """Every match after ``offset``, in order, a batch at a time."""
     if plan.sort is None:
-        matched = 0
         async with _candidates(scan, scan.order) as batches:
             async for batch in batches:
                 kept = await _sliced_matches(scan, plan, batch)
-                rows = [row for _, row in kept[max(offset - matched, 0) :]]
-                matched += len(kept)
+                rows = [row for _, row in kept[max(offset - tally.matched, 0) :]]
+                tally.matched += len(kept)
                 if rows:
                     yield rows
         return
@@ -146,6 +154,7 @@ async def hub_stream(scan: Scan, plan: HubPlan, *, offset: int) -> AsyncIterator
         async for batch in batches:
             kept = await _sliced_matches(scan, plan, batch)
             found.extend((key, int(row[id_at])) for key, row in kept)
+    tally.matched = len(found)
     found.sort(key=lambda entry: entry[0])
     ids = [id_ for _, id_ in found[offset:]]
     for start in range(0, len(ids), ID_BATCH):
