@@ -4,7 +4,7 @@ A row keeps the document, its normal form and its summary as ``fleetwatch.store.
 frames (``document_z``, ``normalized_z`` empty when derivable, ``summary_z``), which the server
 cannot open; so the hub unpacks every snapshot it reads, and what SQL must still filter, sort
 and index is kept beside them in plain columns: ``hostname`` and the summary figures of
-:data:`FIGURE_COLUMNS`. The hub evaluates every other condition (``pg_listing.py``) and sums
+:data:`FIGURE_COLUMNS`. The hub evaluates every other condition (``query_split.py``) and sums
 roll-ups itself (``summaries_py.py``).
 """
 

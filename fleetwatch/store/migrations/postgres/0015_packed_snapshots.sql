@@ -1,4 +1,4 @@
--- Snapshots a seventh of the size (issue 18): the document, its normal form and its summary are
+-- Snapshots a sixth of the size (issue 18): the document, its normal form and its summary are
 -- kept as zstd frames compressed with the hub's trained dictionary (fleetwatch.store.packing),
 -- the normal form empty where it is derivable from the document (empty, not NULL: a row without
 -- NULLs has no null bitmap, and its header is 8 bytes shorter). PostgreSQL cannot unpack them,
