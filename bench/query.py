@@ -42,7 +42,8 @@ from bench import _procs, _report
 from fleetwatch.auth.admin import Actor, Admin
 from fleetwatch.auth.secrets import PasswordHashing
 from fleetwatch.store import open_store
-from fleetwatch.store.packing import register_packing_functions
+from fleetwatch.store.packing import pack, register_packing_functions
+from fleetwatch.store.pg_snapshots import FIGURE_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMS, PER_SYSTEM = 1_000, 1_000
@@ -143,11 +144,20 @@ def fill_postgres(refill: bool) -> str:
         t0 = time.time() - SPAN
         sql, rows = _systems_sql("%s, %s, %s, %s, %s", t0)
         conn.cursor().executemany(sql, rows)
-        copy = ("COPY snapshots (system_id, created_at, document, normalized, hostname, summary,"
-                " source) FROM STDIN")  # fmt: skip
+        # Packed as the hub stores them (migration 0015): the frames, the hostname and the
+        # indexed summary figures in columns of their own.
+        copy = ("COPY snapshots (system_id, created_at, cpu_percent, mem_percent,"
+                " storage_percent, load1, source, hostname, document_z, normalized_z, summary_z)"
+                " FROM STDIN")  # fmt: skip
         with conn.cursor().copy(copy) as writer:
-            for row in _rows(random.Random(42), t0):
-                writer.write_row((*row, "push"))
+            for system, created, document, normalized, host, summary in _rows(
+                random.Random(42), t0
+            ):
+                figures = orjson.loads(summary)
+                writer.write_row((
+                    system, created, *(figures.get(name) for name in FIGURE_COLUMNS), "push",
+                    host, pack(document), pack(normalized), pack(summary),
+                ))  # fmt: skip
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")  # what autovacuum does on its own after a bulk load
     return url

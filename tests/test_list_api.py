@@ -214,6 +214,42 @@ async def test_unencoded_query_strings_as_rocketchat_api_sends_them(
     assert (await client.get(encoded, headers=auth)).json()["total"] == 3
 
 
+async def test_sorts_and_streams_on_document_paths(client: httpx.AsyncClient, hub: Hub) -> None:
+    """Paths inside the document (packed on PostgreSQL: the hub filters and sorts them) page,
+    sort, stream and total as SQL does on SQLite."""
+    tokens = await _fleet(client, hub)
+    auth = await _login(client, hub, "ann", "readonly")
+
+    def cpus(body: dict[str, Any]) -> list[int]:
+        return [round(r["summary"]["cpu_percent"]) for r in body["statistics"]]
+
+    by_user = await _list(client, auth, sort={"cpu.0.user": -1}, count=2, offset=1)
+    assert (cpus(by_user), by_user["total"]) == ([95, 50], 5)
+    # Missing sorts first ascending: nas1 has no disk; then the array sorts with its type.
+    mixed = await _list(client, auth, sort={"disk.0.Name": 1, "summary.cpu_percent": -1})
+    assert cpus(mixed) == [95, 50, 10, 99, 20]
+    filtered = await _list(client, auth, query={"rack": "r-nas1", "cpu.0.user": {"$gt": 20}},
+                           sort={"createdAt": 1})  # fmt: skip
+    assert (cpus(filtered), filtered["total"]) == ([50, 95], 2)
+    streamed = await _list(client, auth, count=0, query={"cpu.0.user": {"$gte": 20}},
+                           sort={"cpu.0.user": 1}, offset=1)  # fmt: skip
+    assert (cpus(streamed), streamed["count"], streamed["total"]) == ([50, 95, 99], 3, 4)
+    for sort in ({"cpu.0.user": 1}, {"createdAt": 1}):  # sorted by the hub, by SQL
+        past = await _list(client, auth, count=0, query={"cpu.0.user": {"$gte": 20}},
+                           sort=sort, offset=10)  # fmt: skip
+        assert (past["count"], past["total"]) == (0, 4)
+    both = await _list(client, auth, count=0, query={"disk": {"$size": 0}}, sort={"_id": -1})
+    assert cpus(both) == [95, 50, 10]
+    # exact_total is 5 in this hub: more matches than that are estimated, as SQL's are.
+    for n in range(4):
+        body = _doc("nas1", n, rack="r-nas1")
+        await client.put("/api/external/submit_stats", json=body, auth=("", tokens["nas1"]))
+    many = await _list(client, auth, query={"rack": "r-nas1"}, count=2)
+    assert many["totalEstimated"] is True
+    assert many["total"] >= 6
+    assert cpus(many) == [3, 2]
+
+
 @pytest.mark.parametrize(
     ("params", "error_type", "detail"),
     [

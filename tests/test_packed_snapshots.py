@@ -1,6 +1,7 @@
-"""Snapshots stored packed (migration 0011, ``store/packing.py``): what goes in comes back, on
-both backends; SQLite keeps a pushed snapshot in a few hundred bytes; rows stored before 0011
-read, filter and continue their ids as before."""
+"""Snapshots stored packed (migrations 0011 and 0015, ``store/packing.py``): what goes in comes
+back, on both backends; SQLite keeps a pushed snapshot in a few hundred bytes; rows stored before
+0011 (SQLite) or 0015 (PostgreSQL, ``test_packed_postgres.py``) read, filter and continue their
+ids as before."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from fleetwatch.ingest.normalise import normalise
 from fleetwatch.model.summary import summary_of
 from fleetwatch.store import SQLiteStore, Store
 from fleetwatch.store.migrate import load_migrations
-from fleetwatch.store.packing import pack, register_packing_functions, unpack
+from fleetwatch.store.packing import json_value, pack, register_packing_functions, unpack
+from fleetwatch.store.pg_snapshots import FIGURE_COLUMNS
 
 pytestmark = pytest.mark.anyio
 
@@ -78,14 +80,23 @@ async def test_300_varied_documents_come_back_as_stored(store: Store) -> None:
         # (keys sorted: PostgreSQL's jsonb keeps its own order).
         assert _json(record.document) == _json(doc)
         assert _json(record.normalized) == _json(stats)
+    # PostgreSQL packs the summary too (0015), its indexed figures in columns of their own.
+    summary_sql = "summary" if store.dialect == "sqlite" else "summary_z"
     rows = await store.select(
-        "SELECT hostname, summary FROM snapshots ORDER BY id", {}, time_limit=10
+        f"SELECT hostname, {summary_sql} FROM snapshots ORDER BY id",
+        {},
+        time_limit=10,
     )
     for (hostname, column), (doc, stats, _) in zip(rows, stored, strict=True):
         assert hostname == doc["hostname"]
-        summary = orjson.loads(column) if isinstance(column, str) else column
         version = doc["version"][:64] if "version" in doc else None
-        assert summary == {**summary_of(stats), "agent_version": version}
+        assert json_value(column) == {**summary_of(stats), "agent_version": version}
+    if store.dialect == "postgres":
+        figures = await store.select(
+            f"SELECT {', '.join(FIGURE_COLUMNS)} FROM snapshots ORDER BY id", {}, time_limit=10
+        )
+        for row, (_, stats, _) in zip(figures, stored, strict=True):
+            assert list(row) == [summary_of(stats)[name] for name in FIGURE_COLUMNS]
 
 
 async def test_a_pushed_snapshot_takes_a_few_hundred_bytes_on_sqlite(tmp_path: Path) -> None:

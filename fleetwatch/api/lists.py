@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from fleetwatch.api.errors import QueryError, ServiceUnavailable
 from fleetwatch.api.guard import Guard
+from fleetwatch.api.lists_hub import Scan, Tally, hub_page, hub_stream
 from fleetwatch.api.query_slots import QuerySlots, SlotTimeout
 from fleetwatch.api.query_string import parse_query_string
 from fleetwatch.auth.authenticator import Principal
@@ -45,17 +46,18 @@ from fleetwatch.store.query import (
     Projection,
     QueryParameterError,
     SortKey,
-    order_by_sql,
     parse_fields,
     parse_query,
     parse_sort,
-    where_sql,
 )
 from fleetwatch.store.query_errors import InvalidQuery
+from fleetwatch.store.query_split import HubPlan, estimate_sql, translate
 
 __all__ = ["ListLimits", "ListParams", "Lists", "parse_list_params"]
 
 Enrich = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+# WHERE, ORDER BY, what the hub does besides, and the WHERE the planner estimates totals from.
+Translated = tuple[SQL, SQL, HubPlan | None, SQL]
 PARAMETERS = frozenset({"query", "fields", "sort", "offset", "count"})
 STREAM_BATCH = 500
 MAX_LITERAL = 65_536
@@ -205,37 +207,45 @@ class Lists:
         handle.openapi = _openapi(collection)  # type: ignore[attr-defined]
         return handle
 
-    def _translated(self, raw: str, collection: Collection) -> tuple[ListParams, tuple[SQL, SQL]]:
-        """The parameters, and the WHERE and ORDER BY they translate to; ``QueryError``."""
+    def _translated(self, raw: str, collection: Collection) -> tuple[ListParams, Translated]:
+        """The parameters, the WHERE and ORDER BY they translate to, and what the hub must do
+        besides (packed JSON on PostgreSQL); ``QueryError``."""
         params = parse_list_params(raw, collection, self.limits)
         dialect = self.store.dialect
+        packed = collection.packed if dialect == "postgres" else None
         try:
-            where = where_sql(params.query, dialect)
-            order = order_by_sql(params.sort, collection.field_map, dialect)
+            where, order, plan = translate(
+                params.query, params.sort, collection.field_map, dialect, packed
+            )
+            estimate = where if packed is None else estimate_sql(params.query, packed, dialect)
         except InvalidQuery as exc:
             raise QueryError(str(exc), exc.error_type) from None
-        return params, (where, order)
+        return params, (where, order, plan, estimate)
 
     async def _answer(
         self,
         collection: Collection,
         params: ListParams,
-        sql: tuple[SQL, SQL],
+        sql: Translated,
         principal: Principal,
         budget: Budget,
     ) -> Response:
         dialect = self.store.dialect
-        where, order = sql
+        where, order, plan, estimate = sql
+        if plan is not None:
+            return await self._hub_answer(
+                collection, params, (where, order, estimate), plan, principal, budget
+            )
         if dialect == "postgres" and params.count is not None:
             # The page does not depend on the total there: both at once, on two connections.
             page = page_sql(collection, where, order, dialect,
                             offset=params.offset, limit=params.count)  # fmt: skip
             (total, estimated, _), found = await asyncio.gather(
-                self._total(collection, where, budget),
+                self._total(collection, where, budget, estimate),
                 self.store.select(page.text, page.params, time_limit=budget.left()),
             )
             return await self._page(collection, params, principal, found, total, estimated)
-        total, estimated, density = await self._total(collection, where, budget)
+        total, estimated, density = await self._total(collection, where, budget, estimate)
         source = None
         if density >= HINT_DENSITY and len(params.sort) == 1 and params.sort[0].descending:
             # Plenty of matches among the newest rows: walking the sort index newest-first
@@ -253,6 +263,38 @@ class Lists:
                            _tail(params, total, estimated))  # fmt: skip
             return StreamingResponse(body, media_type="application/json")
         found = await self.store.select(page.text, page.params, time_limit=budget.left())
+        return await self._page(collection, params, principal, found, total, estimated)
+
+    async def _hub_answer(
+        self,
+        collection: Collection,
+        params: ListParams,
+        sql: tuple[SQL, SQL, SQL],
+        plan: HubPlan,
+        principal: Principal,
+        budget: Budget,
+    ) -> Response:
+        """The page or stream when the hub filters or sorts part of it (``lists_hub``)."""
+        where, order, estimate = sql
+        enrich = self._enrichment(collection, principal)
+        if params.count is None:
+            limit = self.limits.time_limit  # per batch, as for a stream in SQL
+            scan = Scan(self.store, collection, where, order, lambda: limit)
+            tally = Tally()
+            rows = hub_stream(scan, plan, offset=params.offset, tally=tally)
+            body = _stream(collection, params.projection, enrich, rows,
+                           {"offset": params.offset}, total=lambda: tally.matched)  # fmt: skip
+            return StreamingResponse(body, media_type="application/json")
+
+        async def candidates() -> tuple[int, bool]:
+            total, estimated, _ = await self._total(collection, where, budget, estimate)
+            return total, estimated
+
+        scan = Scan(self.store, collection, where, order, budget.left)
+        found, total, estimated = await hub_page(
+            scan, plan, offset=params.offset, count=params.count,
+            cap=self.limits.exact_total, total=candidates,
+        )  # fmt: skip
         return await self._page(collection, params, principal, found, total, estimated)
 
     async def _page(
@@ -290,16 +332,17 @@ class Lists:
         return with_tokens
 
     async def _total(
-        self, collection: Collection, where: SQL, budget: Budget
+        self, collection: Collection, where: SQL, budget: Budget, planned_where: SQL | None = None
     ) -> tuple[int, bool, float]:
-        """The number of matches, exact up to ``exact_total``, estimated above it; and (SQLite)
-        the share of matches among the newest rows, 0 where unknown."""
+        """The number of matches, exact up to ``exact_total``, estimated above it (PostgreSQL:
+        the plan of ``planned_where``, a condition the planner estimates better); and
+        (SQLite) the share of matches among the newest rows, 0 where unknown."""
         cap = self.limits.exact_total
         planned = 0.0
         if self.store.dialect == "postgres":
             # The planner's estimate first (a millisecond): when it is far above the bound,
             # counting even the first matches would read rows the estimate already vouches for.
-            plan = explain_sql(collection, where)
+            plan = explain_sql(collection, planned_where or where)
             rows = await self.store.select(plan.text, plan.params, time_limit=budget.left())
             document = rows[0][0]
             if isinstance(document, str | bytes):
@@ -394,6 +437,8 @@ async def _stream(
     enrich: Enrich,
     rows: AsyncIterator[list[tuple[Any, ...]]],
     tail: dict[str, Any],
+    *,
+    total: Callable[[], int] | None = None,
 ) -> AsyncIterator[bytes]:
     # The array first, the counts after it: the count is known only at the end, and JSON
     # does not mind the order of keys.
@@ -404,4 +449,6 @@ async def _stream(
         chunk = b",".join(orjson.dumps(projection.apply(record)) for record in records)
         yield (b"," if count else b"") + chunk
         count += len(batch)
+    if total is not None:  # known once every match was read
+        tail = {**tail, "total": total()}
     yield b'],"count":' + orjson.dumps(count) + b"," + orjson.dumps({**tail, "success": True})[1:]

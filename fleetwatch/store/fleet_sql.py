@@ -14,10 +14,12 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from .base import decode_json, encode_json
+from .base import encode_json
 from .errors import NotFound
 from .fleet import FLEET_STATUSES, FleetCounts, FleetFilter, FleetRow, merged_tags
 from .identity_sql import IdentitySQL
+from .packing import json_value
+from .pg_snapshots import normalized_of, unpack_json
 
 __all__ = ["FleetSQL"]
 
@@ -38,7 +40,7 @@ _PAGE = (
     "WITH page AS (SELECT s.id, s.name FROM systems s WHERE {where}"  # noqa: S608
     " ORDER BY s.name LIMIT ? OFFSET ?)"
     " SELECT s.id, s.name, s.hostname, s.source, s.created_at, s.last_seen, s.tags,"
-    " n.created_at, n.summary,"
+    " n.created_at, n.{summary},"
     " (SELECT count(*) FROM events e WHERE e.system_id = s.id AND e.end_at < 0), "
     + _STALE
     + " FROM page JOIN systems s ON s.id = page.id"
@@ -63,8 +65,10 @@ _TAGS = {
     " WHERE s.source <> 'checks' ORDER BY 1",
 }
 _NAMES = "SELECT id, name FROM systems WHERE id IN ({ids})"
+# PostgreSQL keeps the normal form packed, or derivable from the packed document (migration
+# 0015): both are read, and the hub unpacks them.
 _LATEST = (
-    "SELECT n.system_id, n.created_at, n.normalized FROM systems s"
+    "SELECT n.system_id, n.created_at, {normalized} FROM systems s"
     " JOIN snapshots n ON n.id = (SELECT m.id FROM snapshots m"
     "  WHERE m.system_id = s.id ORDER BY m.created_at DESC LIMIT 1)"
     " WHERE s.id IN ({ids})"
@@ -72,7 +76,7 @@ _LATEST = (
 # The checks' internal system (source 'checks') owns passive-check events; it is no machine.
 _FLEET = (
     "SELECT s.id, s.name, s.hostname, s.source, s.created_at, s.last_seen, s.tags,"  # noqa: S608
-    " n.created_at, n.summary,"
+    " n.created_at, n.{summary},"
     " (SELECT count(*) FROM events e WHERE e.system_id = s.id AND e.end_at < 0), "
     + _STALE
     + " FROM systems s LEFT JOIN snapshots n ON n.id = (SELECT m.id FROM snapshots m"
@@ -82,8 +86,20 @@ _FLEET = (
 ALL_ROWS = 2**62  # LIMIT for "no limit", in SQL both backends accept
 
 
+_SUMMARY = {"sqlite": "summary", "postgres": "summary_z"}
+_NORMALIZED = {"sqlite": "n.normalized", "postgres": "n.source, n.document_z, n.normalized_z"}
+
+
 def _json(value: Any) -> Any:
-    return decode_json(value) if isinstance(value, str | bytes) else value
+    # A packed column (PostgreSQL's bytea) is unpacked; JSON text decoded; jsonb is decoded.
+    return json_value(value)
+
+
+def _normalized(row: tuple[Any, ...]) -> Any:
+    if len(row) == 1:
+        return _json(row[0])
+    source, document_z, normalized_z = row
+    return normalized_of(str(source), unpack_json(document_z), normalized_z)
 
 
 # What changes when anything the fleet overview shows changes, read in a few index look-ups: a
@@ -108,7 +124,8 @@ class FleetSQL(IdentitySQL):
         return tuple(rows[0])
 
     async def fleet_overview(self) -> list[FleetRow]:
-        return [_fleet_row(row) for row in await self._select(_FLEET, ())]
+        rows = await self._select(_FLEET.format(summary=_SUMMARY[self.dialect]), ())
+        return await _fleet_rows(rows)
 
     def _fleet_where(self, where: FleetFilter) -> tuple[str, list[object]]:
         clauses, params = ["s.source <> 'checks'"], list[object]()
@@ -134,7 +151,7 @@ class FleetSQL(IdentitySQL):
     ) -> tuple[list[FleetRow], int]:
         condition, params = self._fleet_where(where)
         rows = await self._select(
-            _PAGE.format(where=condition),
+            _PAGE.format(where=condition, summary=_SUMMARY[self.dialect]),
             (*params, ALL_ROWS if limit is None else limit, offset),
         )
         found = await _fleet_rows(rows)
@@ -169,9 +186,10 @@ class FleetSQL(IdentitySQL):
     async def latest_stats(self, system_ids: list[int]) -> dict[int, tuple[float, dict[str, Any]]]:
         if not system_ids:
             return {}
-        sql, ids = self._id_list(_LATEST, system_ids)
+        latest = _LATEST.replace("{normalized}", _NORMALIZED[self.dialect])
+        sql, ids = self._id_list(latest, system_ids)
         rows = await self._select(sql, (ids,))
-        return {int(sid): (float(at), _json(stats) or {}) for sid, at, stats in rows}
+        return {int(row[0]): (float(row[1]), _normalized(row[2:]) or {}) for row in rows}
 
     async def system_tags(self, name: str) -> list[str]:
         rows = await self._select("SELECT tags FROM systems WHERE name = ?", (name,))

@@ -17,9 +17,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
-
+from .packing import json_value
+from .pg_snapshots import COARSE_SQL, FIGURE_COLUMNS, coarse
 from .query_fields import Column, ColumnKind, FieldMap, Key
+from .query_split import Packed
 from .query_sql import SQL, Dialect
 
 __all__ = [
@@ -58,7 +59,7 @@ def _boolean(value: Any) -> Any:
 
 
 def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
+    return json_value(value)  # packed (PostgreSQL's snapshots), JSON text or decoded jsonb
 
 
 _RENDER: dict[ColumnKind, Render] = {
@@ -116,6 +117,10 @@ class Collection:
     # The alias of the joined table: counts skip the join when the filter does not use it
     # (foreign keys with ON DELETE CASCADE guarantee every row has its partner).
     joined: str | None = None
+    # PostgreSQL only: JSON columns kept packed there (migration 0015), read by the hub: the
+    # column each is selected from, and which paths have columns of their own.
+    packed_sql: Mapping[str, str] = field(default_factory=dict)
+    packed: Packed | None = None
     # What the query translator may name, derived once from ``fields`` (read on every request).
     field_map: FieldMap = field(init=False)
 
@@ -126,10 +131,12 @@ class Collection:
         derived = FieldMap(columns, json_columns, self.document, self.id_sql, scalar)
         object.__setattr__(self, "field_map", derived)  # frozen: set once, here
 
-    def select_list(self) -> str:
+    def select_list(self, dialect: Dialect = "sqlite") -> str:
         sqls = [f.sql for f in self.fields]
         if self.document is not None:
             sqls.append(self.document)
+        if dialect == "postgres":
+            sqls = [self.packed_sql.get(sql, sql) for sql in sqls]
         return ", ".join(sqls)
 
     def record(self, row: Row) -> dict[str, Any]:
@@ -140,6 +147,18 @@ class Collection:
                 record.update(document)
         for spec, value in zip(self.fields, row, strict=False):
             record[spec.name] = spec.to_json(value)
+        return record
+
+    def raw_record(self, row: Row) -> dict[str, Any]:
+        """The record as ``query_eval.evaluate`` reads it: columns as stored (ids as numbers,
+        times as epoch seconds), JSON decoded."""
+        record: dict[str, Any] = {}
+        if self.document is not None:
+            document = _json(row[len(self.fields)])
+            if isinstance(document, dict):
+                record.update(document)
+        for spec, value in zip(self.fields, row, strict=False):
+            record[spec.name] = _json(value) if spec.kind == "json" else value
         return record
 
 
@@ -165,7 +184,7 @@ def page_sql(
     ``source`` replaces the collection's FROM clause (one of its ``ordered_sources``)."""
     scoped = _where(collection, where)
     text = (
-        f"SELECT {collection.select_list()} FROM {source or collection.source}"
+        f"SELECT {collection.select_list(dialect)} FROM {source or collection.source}"
         f" WHERE {scoped.text} ORDER BY {order.text}"
     )
     params: dict[str, object] = {**scoped.params, **order.params}
@@ -269,6 +288,14 @@ STATISTICS = Collection(
         name: "snapshots AS s INDEXED BY snapshots_created JOIN systems AS y ON y.id = s.system_id"
         for name in ("createdAt", "_updatedAt")
     },
+    packed_sql={"s.summary": "s.summary_z", "s.document": "s.document_z"},
+    packed=Packed(
+        json_sql=frozenset({"s.summary", "s.document"}),
+        figures_in="s.summary",
+        figures={name: f"s.{name}" for name in FIGURE_COLUMNS},
+        coarse_sql={name: COARSE_SQL.format(column=f"s.{name}") for name in FIGURE_COLUMNS},
+        coarse=coarse,
+    ),
 )
 
 SYSTEMS = Collection(

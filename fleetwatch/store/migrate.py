@@ -15,6 +15,7 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
@@ -190,8 +191,14 @@ async def _apply_postgres(conn: psycopg.AsyncConnection[Any], migration: Migrati
 
     logger.info("applying PostgreSQL migration %s", migration.label)
     try:
-        # Without parameters psycopg sends the whole file as one multi-statement query.
-        await conn.execute(migration.sql.encode())
+        # Without parameters psycopg sends each part as one multi-statement query; between
+        # parts, the hub's own steps (what SQL cannot do), all in the migration's transaction.
+        parts = _STEP.split(migration.sql)
+        for index, part in enumerate(parts):
+            if index % 2:
+                await _postgres_step(part)(conn)
+            elif part.strip():
+                await conn.execute(part.encode())
     except psycopg.Error as exc:
         exc.add_note(f"while applying migration {migration.label}")
         raise
@@ -199,6 +206,19 @@ async def _apply_postgres(conn: psycopg.AsyncConnection[Any], migration: Migrati
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
         (migration.version, migration.name, time.time()),
     )
+
+
+# A line ``-- fleetwatch-step: NAME`` in a PostgreSQL migration runs the hub's step NAME there.
+_STEP = re.compile(r"^-- fleetwatch-step: ([a-z_]+)$", re.MULTILINE)
+
+
+def _postgres_step(name: str) -> Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]]:
+    from . import pg_snapshots  # noqa: PLC0415 - psycopg only for PostgreSQL
+
+    steps = {"pack_snapshots": pg_snapshots.pack_snapshots}
+    if name not in steps:
+        raise MigrationError(f"unknown migration step {name!r}")
+    return steps[name]
 
 
 def _refuse_newer(applied: set[int], migrations: list[Migration]) -> None:

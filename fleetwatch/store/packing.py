@@ -40,6 +40,7 @@ from .base import SnapshotRecord, snapshot_hostname
 __all__ = [
     "CURRENT_DICTIONARY",
     "derived_normalized",
+    "json_value",
     "pack",
     "pack_normalized",
     "register_dictionary",
@@ -122,6 +123,16 @@ def unpack(blob: bytes) -> bytes:
     return _decompressor(blob[0]).decompress(blob[1:])
 
 
+def json_value(value: Any) -> Any:
+    """A JSON column's value as either backend returns it: a packed frame (PostgreSQL's bytea,
+    whose first byte, a dictionary's number, is never the start of JSON text), JSON text, or
+    already decoded (jsonb)."""
+    if isinstance(value, bytes | memoryview):
+        data = bytes(value)
+        return orjson.loads(unpack(data) if data[:1] < b" " else data)
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
 def derived_normalized(source: str, document: dict[str, Any]) -> dict[str, Any] | None:
     """The normal form stored as NULL means: the document itself for the hub's own snapshots,
     else ``normalise(document)``; None when the document is not one normalise() accepts."""
@@ -149,7 +160,7 @@ def unpacked_snapshot(row: Sequence[Any]) -> SnapshotRecord:
     """A snapshot read as ``id, system_id, created_at, source, document_z, normalized_z``."""
     id_, system_id, created_at, source, document_z, normalized_z = row
     document = orjson.loads(unpack(document_z))
-    if normalized_z is not None:
+    if normalized_z:  # NULL (SQLite) or empty (PostgreSQL): derivable
         normalized = orjson.loads(unpack(normalized_z))
     elif source == "local":
         normalized = orjson.loads(unpack(document_z))  # its own copy, as a stored one would be

@@ -33,9 +33,10 @@ from .query_parse import (
 from .query_paths import Segment, parse_path
 from .regex import compile_pattern
 
-__all__ = ["evaluate"]
+__all__ = ["evaluate", "missing", "resolve"]
 
 _MISSING = object()
+missing = _MISSING  # what ``resolve`` gives for a path that is not there
 
 
 def evaluate(query: Filter, record: Mapping[str, Any]) -> bool:
@@ -62,6 +63,11 @@ def _op(target: Target, op: FieldOp, root: Any) -> bool:
     else:
         value = _resolve(root, parse_path(target.name, InvalidQuery))
     return _json_op(value, op, scalar=target.scalar)
+
+
+def resolve(value: Any, path: tuple[Segment, ...]) -> Any:
+    """The value at ``path`` (an index segment picks an array element), or ``missing``."""
+    return _resolve(value, path)
 
 
 def _resolve(value: Any, path: tuple[Segment, ...]) -> Any:
