@@ -250,6 +250,26 @@ async def test_sorts_and_streams_on_document_paths(client: httpx.AsyncClient, hu
     assert cpus(many) == [3, 2]
 
 
+async def test_a_hub_sorted_stream_orders_a_bounded_number_of_matches(
+    client: httpx.AsyncClient, hub: Hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the hub holds a key per match to sort a stream by a packed path: past
+    ``SORT_MOST`` matches it says so (400) before the stream starts, instead of holding them."""
+    await _fleet(client, hub)
+    auth = await _login(client, hub, "ann", "readonly")
+    monkeypatch.setattr("fleetwatch.api.lists.SORT_MOST", 3)
+    params: dict[str, str | int] = {"count": 0, "sort": json.dumps({"cpu.0.user": 1})}
+    response = await client.get("/api/v1/statistics.list", params=params, headers=auth)
+    if hub.store.dialect == "sqlite":  # SQL sorts it there: nothing held in the hub
+        assert response.status_code == 200, response.text
+        return
+    assert response.status_code == 400, response.text
+    assert "at most 3 matches" in response.json()["error"]
+    narrow = {**params, "query": json.dumps({"cpu.0.user": {"$gte": 50}})}
+    fits = await client.get("/api/v1/statistics.list", params=narrow, headers=auth)
+    assert fits.status_code == 200, fits.text
+
+
 @pytest.mark.parametrize(
     ("params", "error_type", "detail"),
     [

@@ -23,7 +23,7 @@ from starlette.responses import Response, StreamingResponse
 
 from fleetwatch.api.errors import QueryError, ServiceUnavailable
 from fleetwatch.api.guard import Guard
-from fleetwatch.api.lists_hub import Scan, Tally, hub_page, hub_stream
+from fleetwatch.api.lists_hub import SORT_MOST, Scan, Tally, hub_page, hub_sorted_ids, hub_stream
 from fleetwatch.api.query_slots import QuerySlots, SlotTimeout
 from fleetwatch.api.query_string import parse_query_string
 from fleetwatch.auth.authenticator import Principal
@@ -278,10 +278,18 @@ class Lists:
         where, order, estimate = sql
         enrich = self._enrichment(collection, principal)
         if params.count is None:
+            tally = Tally()
+            ids = None
+            if plan.sort is not None:  # ordered before the answer starts, in the time limit
+                ordering = Scan(self.store, collection, where, order, budget.left)
+                try:
+                    ids = await hub_sorted_ids(ordering, plan, offset=params.offset,
+                                               tally=tally, most=SORT_MOST)  # fmt: skip
+                except InvalidQuery as exc:
+                    raise QueryError(str(exc), exc.error_type) from None
             limit = self.limits.time_limit  # per batch, as for a stream in SQL
             scan = Scan(self.store, collection, where, order, lambda: limit)
-            tally = Tally()
-            rows = hub_stream(scan, plan, offset=params.offset, tally=tally)
+            rows = hub_stream(scan, plan, offset=params.offset, tally=tally, ids=ids)
             body = _stream(collection, params.projection, enrich, rows,
                            {"offset": params.offset}, total=lambda: tally.matched)  # fmt: skip
             return StreamingResponse(body, media_type="application/json")

@@ -23,10 +23,11 @@ from typing import Any
 from fleetwatch.store import Store
 from fleetwatch.store.listing import Collection, page_sql
 from fleetwatch.store.query import SQL, evaluate
+from fleetwatch.store.query_errors import InvalidQuery
 from fleetwatch.store.query_order import record_key
 from fleetwatch.store.query_split import HubPlan
 
-__all__ = ["Scan", "Tally", "hub_page", "hub_stream"]
+__all__ = ["SORT_MOST", "Scan", "Tally", "hub_page", "hub_sorted_ids", "hub_stream"]
 
 Row = tuple[Any, ...]
 Total = Callable[[], Awaitable[tuple[int, bool]]]  # the candidates' total, and if estimated
@@ -34,6 +35,7 @@ SCAN_BATCH = 500
 EVAL_SLICE = 50  # rows unpacked and tested between two turns of the event loop (~1 ms)
 TOTAL_SCAN = 5_000  # candidates read (a full page past) before the total is estimated
 ID_BATCH = 500  # rows read back by id, in a hub-sorted stream
+SORT_MOST = 100_000  # matches a hub-sorted stream orders (a key and an id each, in memory)
 _STOP_MARGIN = 0.25  # seconds: a full page is answered with an estimate rather than a timeout
 
 
@@ -135,10 +137,11 @@ class Tally:
 
 
 async def hub_stream(
-    scan: Scan, plan: HubPlan, *, offset: int, tally: Tally
+    scan: Scan, plan: HubPlan, *, offset: int, tally: Tally, ids: list[int] | None = None
 ) -> AsyncIterator[list[Row]]:
-    """Every match after ``offset``, in order, a batch at a time."""
-    if plan.sort is None:
+    """Every match after ``offset``, in order, a batch at a time; for a sort the hub does, the
+    ids ``hub_sorted_ids`` put in order (found before the response starts)."""
+    if ids is None:
         async with _candidates(scan, scan.order) as batches:
             async for batch in batches:
                 kept = await _sliced_matches(scan, plan, batch)
@@ -147,16 +150,7 @@ async def hub_stream(
                 if rows:
                     yield rows
         return
-    # Sorted by the hub: the keys and ids of every match first, then the rows again by id.
-    found: list[tuple[Any, int]] = []
     id_at = [f.name for f in scan.collection.fields].index("_id")
-    async with _candidates(scan, _by_id(scan)) as batches:
-        async for batch in batches:
-            kept = await _sliced_matches(scan, plan, batch)
-            found.extend((key, int(row[id_at])) for key, row in kept)
-    tally.matched = len(found)
-    found.sort(key=lambda entry: entry[0])
-    ids = [id_ for _, id_ in found[offset:]]
     for start in range(0, len(ids), ID_BATCH):
         chunk = ids[start : start + ID_BATCH]
         where = SQL(f"{scan.collection.id_sql} = ANY(%(fw_ids)s)", {"fw_ids": chunk})
@@ -164,3 +158,26 @@ async def hub_stream(
         rows = await scan.store.select(sql.text, sql.params, time_limit=scan.time_left())
         position = {id_: n for n, id_ in enumerate(chunk)}
         yield sorted(rows, key=lambda row: position[int(row[id_at])])
+
+
+async def hub_sorted_ids(
+    scan: Scan, plan: HubPlan, *, offset: int, tally: Tally, most: int
+) -> list[int]:
+    """The ids of every match after ``offset``, in the hub's sort order: their keys are held
+    in memory, so at most ``most`` matches within the request's time limit, else
+    ``InvalidQuery`` (400), answered before the stream starts."""
+    found: list[tuple[Any, int]] = []
+    id_at = [f.name for f in scan.collection.fields].index("_id")
+    async with _candidates(scan, _by_id(scan)) as batches:
+        async for batch in batches:
+            kept = await _sliced_matches(scan, plan, batch)
+            found.extend((key, int(row[id_at])) for key, row in kept)
+            if len(found) > most:
+                raise InvalidQuery(
+                    f"a stream (count=0) sorted by a path inside a stored document orders at "
+                    f"most {most:,} matches; filter further, page with count, or sort by a field"
+                )
+            scan.time_left()
+    tally.matched = len(found)
+    found.sort(key=lambda entry: entry[0])
+    return [id_ for _, id_ in found[offset:]]
