@@ -191,8 +191,14 @@ def test_three_hubs_share_one_database(tmp_path: Path, postgres_url: str) -> Non
             now = holders(db, local)
             return all(now[job] in survivors for job in JOBS)
 
-        until(handed_over, 5, "the jobs handed over")
-        assert time.monotonic() - killed_at < 5
+        # Two periods are 2 s; the slack is for a 2-core machine running the rest of the suite
+        # beside this test (under that load it once took past 5 s).
+        try:
+            until(handed_over, 8, "the jobs handed over")
+        except AssertionError as exc:  # who held what then, to tell a slow hub from a stuck one
+            raise AssertionError(f"{exc}; holders: {holders(db, local)}") from None
+        print(f"jobs handed over {time.monotonic() - killed_at:.2f} s after the kill")
+        assert time.monotonic() - killed_at < 8
         until(lambda: len(stale_events(db)) == 2, 15, "the second STALE event")
         time.sleep(1.0)
         events = stale_events(db)
