@@ -26,6 +26,7 @@ from .rollups import RollupStore
 __all__ = [
     "EventRecord",
     "SnapshotRecord",
+    "SnapshotTexts",
     "Statement",
     "Store",
     "SystemRecord",
@@ -34,9 +35,10 @@ __all__ = [
     "event_from_row",
     "event_params",
     "in_steps",
-    "snapshot_columns",
     "snapshot_from_row",
     "snapshot_hostname",
+    "snapshot_summary",
+    "snapshot_texts",
     "system_from_row",
 ]
 
@@ -237,23 +239,25 @@ def snapshot_hostname(document: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def snapshot_columns(
-    system_id: int,
-    created_at: float,
-    document: dict[str, Any],
-    normalized: dict[str, Any],
-    source: str,
-) -> tuple[object, ...]:
-    """The parameters of a snapshot insert: the columns after ``id``, in table order."""
-    return (
-        system_id,
-        created_at,
-        source,
-        encode_json(document),
-        encode_json(normalized),
-        snapshot_hostname(document),
-        encode_json({**summary_of(normalized), "agent_version": _version(document)}),
-    )
+def snapshot_summary(document: dict[str, Any], normalized: dict[str, Any]) -> dict[str, Any]:
+    """The figures stored beside a snapshot (its ``summary``)."""
+    return {**summary_of(normalized), "agent_version": _version(document)}
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTexts:
+    """A snapshot's JSON as it is stored, before the packed backends compress it."""
+
+    document: bytes
+    normalized: bytes
+    summary: dict[str, Any]
+    summary_json: bytes
+
+
+def snapshot_texts(document: dict[str, Any], normalized: dict[str, Any]) -> SnapshotTexts:
+    summary = snapshot_summary(document, normalized)
+    return SnapshotTexts(encode_json(document).encode(), encode_json(normalized).encode(),
+                         summary, encode_json(summary).encode())  # fmt: skip
 
 
 def _version(document: dict[str, Any]) -> str | None:

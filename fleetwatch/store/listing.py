@@ -140,11 +140,7 @@ class Collection:
         return ", ".join(sqls)
 
     def record(self, row: Row) -> dict[str, Any]:
-        record: dict[str, Any] = {}
-        if self.document is not None:
-            document = _json(row[len(self.fields)])
-            if isinstance(document, dict):
-                record.update(document)
+        record = self._spread_document(row)
         for spec, value in zip(self.fields, row, strict=False):
             record[spec.name] = spec.to_json(value)
         return record
@@ -152,14 +148,18 @@ class Collection:
     def raw_record(self, row: Row) -> dict[str, Any]:
         """The record as ``query_eval.evaluate`` reads it: columns as stored (ids as numbers,
         times as epoch seconds), JSON decoded."""
-        record: dict[str, Any] = {}
-        if self.document is not None:
-            document = _json(row[len(self.fields)])
-            if isinstance(document, dict):
-                record.update(document)
+        record = self._spread_document(row)
         for spec, value in zip(self.fields, row, strict=False):
             record[spec.name] = _json(value) if spec.kind == "json" else value
         return record
+
+    def _spread_document(self, row: Row) -> dict[str, Any]:
+        """The document's members (statistics), which the fields then override."""
+        if self.document is not None:
+            document = _json(row[len(self.fields)])
+            if isinstance(document, dict):
+                return dict(document)
+        return {}
 
 
 def _where(collection: Collection, where: SQL) -> SQL:

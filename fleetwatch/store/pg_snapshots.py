@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from .base import encode_json, snapshot_columns, snapshot_hostname
+from .base import encode_json, snapshot_hostname, snapshot_texts
 from .packing import (
     derived_normalized,
     pack,
@@ -77,21 +77,16 @@ def packed_row(
     source: str,
 ) -> tuple[object, ...]:
     """The parameters of :data:`ADD_SNAPSHOT`."""
-    columns = snapshot_columns(system_id, created_at, document, normalized, source)
-    document_json, normalized_json, summary_json = columns[3], columns[4], columns[6]
-    assert isinstance(document_json, str) and isinstance(normalized_json, str)  # noqa: PT018
-    assert isinstance(summary_json, str)
-    summary = orjson.loads(summary_json)
-    document_bytes = document_json.encode()
+    texts = snapshot_texts(document, normalized)
     return (
         system_id,
         created_at,
-        *(_figure(summary.get(name)) for name in FIGURE_COLUMNS),
+        *(_figure(texts.summary.get(name)) for name in FIGURE_COLUMNS),
         source,
         snapshot_hostname(document),
-        pack(document_bytes),
-        _packed_normalized(source, document, normalized_json.encode()),
-        pack(summary_json),
+        pack(texts.document),
+        _packed_normalized(source, document, texts.normalized),
+        pack(texts.summary_json),
     )
 
 

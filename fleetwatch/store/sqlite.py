@@ -28,7 +28,7 @@ from .base import (
     event_from_row,
     event_params,
     in_steps,
-    snapshot_columns,
+    snapshot_texts,
     system_from_row,
 )
 from .checks_sql import CheckSQL
@@ -622,20 +622,16 @@ def packed_snapshot_columns(
     normalized: dict[str, Any],
     source: str,
 ) -> tuple[object, ...]:
-    """The parameters of ``_ADD_SNAPSHOT``: the JSON of ``snapshot_columns``, packed."""
-    # The hostname column is generated from the document.
-    columns = snapshot_columns(system_id, created_at, document, normalized, source)
-    document_json, normalized_json, summary_json = columns[3], columns[4], columns[6]
-    assert isinstance(document_json, str) and isinstance(normalized_json, str)  # noqa: PT018
-    assert isinstance(summary_json, str)
-    document_bytes = document_json.encode()
+    """The parameters of ``_ADD_SNAPSHOT``: the snapshot's JSON, packed. (The hostname column
+    is generated from the document.)"""
+    texts = snapshot_texts(document, normalized)
     return (
         system_id,
         created_at,
         source,
-        pack(document_bytes),
-        pack_normalized(source, document, document_bytes, normalized_json.encode()),
-        pack(summary_json),
+        pack(texts.document),
+        pack_normalized(source, document, texts.document, texts.normalized),
+        pack(texts.summary_json),
     )
 
 
