@@ -25,7 +25,7 @@ from fleetwatch.store.listing import Collection, page_sql
 from fleetwatch.store.query import SQL, evaluate
 from fleetwatch.store.query_errors import InvalidQuery
 from fleetwatch.store.query_order import record_key
-from fleetwatch.store.query_split import HubPlan
+from fleetwatch.store.query_split import HubPlan, read_json_columns
 
 __all__ = ["SORT_MOST", "Scan", "Tally", "hub_page", "hub_sorted_ids", "hub_stream"]
 
@@ -54,12 +54,13 @@ def _matches(scan: Scan, plan: HubPlan, rows: list[Row]) -> list[tuple[Any, Row]
     """The rows the residual filter keeps, each with its sort key (None when SQL sorted)."""
     collection = scan.collection
     order = record_key(plan.sort, "_id") if plan.sort is not None else None
+    derive = bool(collection.derived_json & read_json_columns(plan))
     kept: list[tuple[Any, Row]] = []
     for row in rows:
         if plan.residual is None and order is None:
             kept.append((None, row))
             continue
-        record = collection.raw_record(row)
+        record = collection.raw_record(row, derive=derive)
         if plan.residual is None or evaluate(plan.residual, record):
             kept.append((order(record) if order is not None else None, row))
     return kept

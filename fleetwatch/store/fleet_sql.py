@@ -19,7 +19,7 @@ from .errors import NotFound
 from .fleet import FLEET_STATUSES, FleetCounts, FleetFilter, FleetRow, merged_tags
 from .identity_sql import IdentitySQL
 from .packing import json_value
-from .pg_snapshots import normalized_of, unpack_json
+from .pg_snapshots import SummaryCache, normalized_of, unpack_json
 
 __all__ = ["FleetSQL"]
 
@@ -43,7 +43,8 @@ _PAGE = (
     " n.created_at, n.{summary},"
     " (SELECT count(*) FROM events e WHERE e.system_id = s.id AND e.end_at < 0), "
     + _STALE
-    + " FROM page JOIN systems s ON s.id = page.id"
+    + "{derive}"
+    " FROM page JOIN systems s ON s.id = page.id"
     " LEFT JOIN snapshots n ON n.id = (SELECT m.id FROM snapshots m"
     "  WHERE m.system_id = s.id ORDER BY m.created_at DESC LIMIT 1)"
     " ORDER BY page.name"
@@ -79,7 +80,8 @@ _FLEET = (
     " n.created_at, n.{summary},"
     " (SELECT count(*) FROM events e WHERE e.system_id = s.id AND e.end_at < 0), "
     + _STALE
-    + " FROM systems s LEFT JOIN snapshots n ON n.id = (SELECT m.id FROM snapshots m"
+    + "{derive}"
+    " FROM systems s LEFT JOIN snapshots n ON n.id = (SELECT m.id FROM snapshots m"
     "  WHERE m.system_id = s.id ORDER BY m.created_at DESC LIMIT 1)"
     " WHERE s.source <> 'checks' ORDER BY s.name"
 )
@@ -87,6 +89,9 @@ ALL_ROWS = 2**62  # LIMIT for "no limit", in SQL both backends accept
 
 
 _SUMMARY = {"sqlite": "summary", "postgres": "summary_z"}
+# PostgreSQL derives the summaries it no longer stores (migration 0018) from these, which come
+# last in a fleet row.
+_DERIVE = {"sqlite": "", "postgres": ", n.id, n.source, n.document_z, n.normalized_z"}
 _NORMALIZED = {"sqlite": "n.normalized", "postgres": "n.source, n.document_z, n.normalized_z"}
 
 
@@ -124,7 +129,9 @@ class FleetSQL(IdentitySQL):
         return tuple(rows[0])
 
     async def fleet_overview(self) -> list[FleetRow]:
-        rows = await self._select(_FLEET.format(summary=_SUMMARY[self.dialect]), ())
+        rows = await self._select(
+            _FLEET.format(summary=_SUMMARY[self.dialect], derive=_DERIVE[self.dialect]), ()
+        )
         return await _fleet_rows(rows)
 
     def _fleet_where(self, where: FleetFilter) -> tuple[str, list[object]]:
@@ -151,7 +158,9 @@ class FleetSQL(IdentitySQL):
     ) -> tuple[list[FleetRow], int]:
         condition, params = self._fleet_where(where)
         rows = await self._select(
-            _PAGE.format(where=condition, summary=_SUMMARY[self.dialect]),
+            _PAGE.format(
+                where=condition, summary=_SUMMARY[self.dialect], derive=_DERIVE[self.dialect]
+            ),
             (*params, ALL_ROWS if limit is None else limit, offset),
         )
         found = await _fleet_rows(rows)
@@ -261,7 +270,17 @@ def _fleet_row(row: tuple[Any, ...]) -> FleetRow:
         last_seen=last_seen,
         tags=tuple(_json(tags) or ()),
         snapshot_at=snapshot_at,
-        summary=_json(summary) or {},
+        summary=_summary(summary, row[11:]) or {},
         open_events=int(events or 0),
         stale=bool(row[10]) if len(row) > 10 else False,
     )
+
+
+_DERIVED = SummaryCache()
+
+
+def _summary(summary: Any, derive_from: tuple[Any, ...]) -> Any:
+    if summary != b"" or not derive_from or derive_from[0] is None:
+        return _json(summary)
+    snapshot_id, source, document_z, normalized_z = derive_from
+    return _DERIVED.summary(int(snapshot_id), str(source), bytes(document_z), normalized_z)

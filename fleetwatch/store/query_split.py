@@ -19,7 +19,16 @@ from .query_parse import And, Cmp, Eq, Exists, Field, FieldOp, Filter, Nor, Not,
 from .query_sort import SortKey
 from .query_sql import SQL, Dialect, order_by_sql, where_sql
 
-__all__ = ["HubPlan", "Packed", "Split", "estimate_sql", "split_query", "sql_sort", "translate"]
+__all__ = [
+    "HubPlan",
+    "Packed",
+    "Split",
+    "estimate_sql",
+    "read_json_columns",
+    "split_query",
+    "sql_sort",
+    "translate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +60,26 @@ class HubPlan:
 
     residual: Filter | None
     sort: tuple[SortKey, ...] | None
+
+
+def read_json_columns(plan: HubPlan) -> frozenset[str]:
+    """The JSON columns (trusted SQL) the hub's filter and sort read."""
+    found: set[str] = set()
+    if plan.residual is not None:
+        _json_columns(plan.residual, found)
+    for key in plan.sort or ():
+        if key.target.json_sql is not None:
+            found.add(key.target.json_sql)
+    return frozenset(found)
+
+
+def _json_columns(query: Filter, found: set[str]) -> None:
+    if isinstance(query, Field):
+        if query.target.json_sql is not None:
+            found.add(query.target.json_sql)
+        return
+    for item in query.items:
+        _json_columns(item, found)
 
 
 def translate(
