@@ -9,7 +9,8 @@ They are stored as the hub stores a submission (``normalise`` then ``add_snapsho
 
 * SQLite: the file after a ``wal_checkpoint(TRUNCATE)`` (so the WAL is in it), and ``dbstat``'s
   bytes of the snapshots table and each of its indexes;
-* PostgreSQL (after ``VACUUM``): ``pg_total_relation_size`` of snapshots, and each index's size.
+* PostgreSQL (after ``VACUUM``): ``pg_total_relation_size`` of snapshots and of the hostnames'
+  systems (``snapshot_hostnames``), and each index's size.
 
 It prints bytes per snapshot (the snapshots table with its indexes and TOAST), per numeric sample
 (JSON numbers in the pushed document), and what 1,000 systems pushing every 10 s hold over the
@@ -169,13 +170,21 @@ def sqlite_bytes(path: Path) -> tuple[int, dict[str, int]]:
 def postgres_bytes(url: str) -> tuple[int, dict[str, int]]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE snapshots")
-        total = conn.execute("SELECT pg_total_relation_size('snapshots')").fetchone()
+        # The hostnames' systems (migration 0018) grow with the fleet, not with the snapshots,
+        # but count here all the same.
+        total = conn.execute(
+            "SELECT pg_total_relation_size('snapshots')"
+            " + pg_total_relation_size('snapshot_hostnames')"
+        ).fetchone()
         rows = conn.execute(
             "SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c"
             " WHERE c.oid = 'snapshots'::regclass OR c.oid IN"
             " (SELECT indexrelid FROM pg_index WHERE indrelid = 'snapshots'::regclass)"
             " OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE oid = 'snapshots'::regclass)"
         ).fetchall()
+        hostnames = conn.execute("SELECT pg_total_relation_size('snapshot_hostnames')").fetchone()
+    assert hostnames is not None
+    rows.append(("snapshot_hostnames (with its indexes)", hostnames[0]))
     assert total is not None
     return int(total[0]), {name: int(size) for name, size in rows}
 

@@ -40,6 +40,7 @@ from fleetwatch.store.listing import (
     sample_sql,
 )
 from fleetwatch.store.listing import Field as ListField
+from fleetwatch.store.pg_snapshots import HOSTNAME_SYSTEMS
 from fleetwatch.store.query import (
     SQL,
     Filter,
@@ -51,7 +52,7 @@ from fleetwatch.store.query import (
     parse_sort,
 )
 from fleetwatch.store.query_errors import InvalidQuery
-from fleetwatch.store.query_split import HubPlan, estimate_sql, translate
+from fleetwatch.store.query_split import HubPlan, Names, estimate_sql, named_values, translate
 
 __all__ = ["ListLimits", "ListParams", "Lists", "parse_list_params"]
 
@@ -190,10 +191,18 @@ class Lists:
                 # The slot is held from the translation on: a long query's parsing is Python
                 # work too, and ten of them in threads at once starve the event loop.
                 async with self.slots.hold(principal, budget.left()):
-                    if len(raw) <= PARSE_INLINE_CHARS:
-                        params, sql = self._translated(raw, collection)
+                    inline = len(raw) <= PARSE_INLINE_CHARS
+                    if inline:
+                        params = parse_list_params(raw, collection, self.limits)
                     else:
-                        params, sql = await asyncio.to_thread(self._translated, raw, collection)
+                        params = await asyncio.to_thread(
+                            parse_list_params, raw, collection, self.limits
+                        )
+                    names = await self._names(collection, params, budget)
+                    if inline:
+                        sql = self._translated(params, collection, names)
+                    else:
+                        sql = await asyncio.to_thread(self._translated, params, collection, names)
                     return await self._answer(collection, params, sql, principal, budget)
             except (QueryTimeout, SlotTimeout):
                 raise ServiceUnavailable(
@@ -207,20 +216,42 @@ class Lists:
         handle.openapi = _openapi(collection)  # type: ignore[attr-defined]
         return handle
 
-    def _translated(self, raw: str, collection: Collection) -> tuple[ListParams, Translated]:
-        """The parameters, the WHERE and ORDER BY they translate to, and what the hub must do
+    async def _names(
+        self, collection: Collection, params: ListParams, budget: Budget
+    ) -> Names | None:
+        """PostgreSQL: the systems that sent each hostname the filter asks for by equality
+        (migration 0018), so that their (system_id, created_at) index serves it."""
+        packed = collection.packed
+        if self.store.dialect != "postgres" or packed is None or packed.named is None:
+            return None
+        values = named_values(params.query, packed)
+        if not values:
+            return {}
+        rows = await self.store.select(
+            HOSTNAME_SYSTEMS, {"names": sorted(values)}, time_limit=budget.left()
+        )
+        found: dict[str, list[int]] = {}
+        for value, row_id in rows:
+            found.setdefault(str(value), []).append(int(row_id))
+        return {value: tuple(ids) for value, ids in found.items()}
+
+    def _translated(
+        self, params: ListParams, collection: Collection, names: Names | None
+    ) -> Translated:
+        """The WHERE and ORDER BY the parameters translate to, and what the hub must do
         besides (packed JSON on PostgreSQL); ``QueryError``."""
-        params = parse_list_params(raw, collection, self.limits)
         dialect = self.store.dialect
         packed = collection.packed if dialect == "postgres" else None
         try:
             where, order, plan = translate(
-                params.query, params.sort, collection.field_map, dialect, packed
+                params.query, params.sort, collection.field_map, dialect, packed, names
             )
-            estimate = where if packed is None else estimate_sql(params.query, packed, dialect)
+            estimate = (
+                where if packed is None else estimate_sql(params.query, packed, dialect, names)
+            )
         except InvalidQuery as exc:
             raise QueryError(str(exc), exc.error_type) from None
-        return params, (where, order, plan, estimate)
+        return where, order, plan, estimate
 
     async def _answer(
         self,

@@ -316,6 +316,7 @@ STATISTICS = Collection(
         figures={name: f"s.{name}" for name in FIGURE_COLUMNS},
         coarse_sql={name: COARSE_SQL.format(column=f"s.{name}") for name in FIGURE_COLUMNS},
         coarse=coarse,
+        named=("s.hostname", "s.system_id"),
     ),
 )
 

@@ -37,9 +37,11 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = [
+    "ADD_NAMED_SNAPSHOT",
     "ADD_SNAPSHOT",
     "COARSE_SQL",
     "FIGURE_COLUMNS",
+    "HOSTNAME_SYSTEMS",
     "coarse",
     "load_dictionaries",
     "normalized_of",
@@ -66,10 +68,23 @@ def coarse(value: float) -> int:
     return round(min(max(value * 10, -_COARSE_BOUND), _COARSE_BOUND))
 
 
-ADD_SNAPSHOT = (
+_INSERT = (
     "INSERT INTO snapshots (system_id, created_at, cpu_percent, mem_percent, storage_percent,"
     " load1, source, hostname, document_z, normalized_z, summary_z)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+ADD_SNAPSHOT = _INSERT + " RETURNING id"
+# A system's first snapshot with a hostname also records the pair (migration 0018), in the
+# same statement: a committed snapshot's hostname always finds its system there.
+ADD_NAMED_SNAPSHOT = (
+    f"WITH added AS ({_INSERT} RETURNING id, system_id, hostname),"  # noqa: S608 - constants
+    " named AS (INSERT INTO snapshot_hostnames (hostname, system_id)"
+    "  SELECT hostname, system_id FROM added WHERE hostname IS NOT NULL ON CONFLICT DO NOTHING)"
+    " SELECT id FROM added"
+)
+# Which systems sent these hostnames: a filter on hostnames becomes one on those systems.
+HOSTNAME_SYSTEMS = (
+    "SELECT hostname, system_id FROM snapshot_hostnames WHERE hostname = ANY(%(names)s)"
 )
 
 

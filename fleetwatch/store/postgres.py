@@ -30,6 +30,7 @@ from .base import (
     event_from_row,
     event_params,
     in_steps,
+    snapshot_hostname,
     system_from_row,
 )
 from .checks_sql import CheckSQL
@@ -48,7 +49,12 @@ from .migrate import migrate_postgres
 from .notify_sql import NotifySQL
 from .packing import unpacked_snapshot
 from .pg_locks import PgLocks, PgNotices
-from .pg_snapshots import ADD_SNAPSHOT, load_dictionaries, packed_row
+from .pg_snapshots import (
+    ADD_NAMED_SNAPSHOT,
+    ADD_SNAPSHOT,
+    load_dictionaries,
+    packed_row,
+)
 from .rollups_sql import RollupSQL
 from .writer import GroupCommitWriter
 
@@ -85,6 +91,8 @@ _SNAPSHOTS_OLDEST_FIRST = (
     " WHERE system_id = %s AND created_at >= %s AND created_at < %s"
     " ORDER BY created_at, id LIMIT %s"
 )
+# Pairs of snapshot_hostnames a hub remembers having recorded (~150 bytes each).
+NAMED_KEPT = 100_000
 _UNPACK_INLINE = 50  # snapshots unpacked on the event loop; more go to a thread
 _COUNT_SNAPSHOTS = "SELECT count(*) FROM snapshots"
 _COUNT_SYSTEM_SNAPSHOTS = "SELECT count(*) FROM snapshots WHERE system_id = %s"
@@ -154,6 +162,8 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
         self._connect_timeout = max(2, round(connect_timeout_seconds))
         self._write_conn: psycopg.AsyncConnection[Row] | None = None
         self._pool: AsyncConnectionPool | None = None
+        # (system id, hostname) pairs this hub has seen recorded in snapshot_hostnames.
+        self._named: set[tuple[int, str]] = set()
         self._writer: GroupCommitWriter[Statement, int] | None = None
         self._lead_conn: psycopg.AsyncConnection[Row] | None = None
         self._locks = PgLocks(url, self._connect_timeout)
@@ -264,7 +274,14 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
         source: str,
     ) -> int:
         params = packed_row(system_id, created_at, document, normalized, source)
-        return await self._write(Statement(ADD_SNAPSHOT, params, returns_id=True))
+        hostname = snapshot_hostname(document)
+        if hostname is None or (system_id, hostname) in self._named:
+            return await self._write(Statement(ADD_SNAPSHOT, params, returns_id=True))
+        snapshot_id = await self._write(Statement(ADD_NAMED_SNAPSHOT, params, returns_id=True))
+        if len(self._named) >= NAMED_KEPT:  # a bound; forgetting only costs a lookup
+            self._named.clear()
+        self._named.add((system_id, hostname))
+        return snapshot_id
 
     async def latest_snapshot(self, system_id: int) -> SnapshotRecord | None:
         found = await self.snapshots(system_id, limit=1)

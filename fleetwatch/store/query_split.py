@@ -15,15 +15,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from .query_fields import Column, FieldMap
-from .query_parse import And, Cmp, Eq, Exists, Field, FieldOp, Filter, Nor, Not, Or, Target
+from .query_parse import And, Cmp, Eq, Exists, Field, FieldOp, Filter, In, Nor, Not, Or, Target
 from .query_sort import SortKey
 from .query_sql import SQL, Dialect, order_by_sql, where_sql
 
 __all__ = [
     "HubPlan",
+    "Names",
     "Packed",
     "Split",
     "estimate_sql",
+    "named_values",
     "read_json_columns",
     "split_query",
     "sql_sort",
@@ -43,6 +45,14 @@ class Packed:
     # The indexed key of each figure (SQL), and the same key computed here from a number.
     coarse_sql: Mapping[str, str] = field(default_factory=dict)
     coarse: Callable[[float], int] | None = None
+    # A text column whose values name rows of another column (the hostname: the systems that
+    # sent it, migration 0018), SQL of both: equality to some of its values implies the other
+    # column is among theirs, and that column's index serves the filter.
+    named: tuple[str, str] | None = None
+
+
+# Hostname -> the ids of the systems that sent it (``Packed.named``), looked up per request.
+Names = Mapping[str, tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +98,14 @@ def translate(
     fields: FieldMap,
     dialect: Dialect,
     packed: Packed | None = None,
+    names: Names | None = None,
 ) -> tuple[SQL, SQL, HubPlan | None]:
     """WHERE and ORDER BY for ``dialect``, and what the hub must do besides (None: nothing)
-    where ``packed`` names JSON columns the database cannot read. ``InvalidQuery``."""
+    where ``packed`` names JSON columns the database cannot read; ``names``: the rows that the
+    values of ``named_values(query, packed)`` name. ``InvalidQuery``."""
     plan = None
     if packed is not None:
-        split = split_query(query, packed)
+        split = split_query(query, packed, names=names)
         in_sql = sql_sort(sort, packed)
         if split.hub is not None or in_sql is None:
             plan = HubPlan(split.hub, sort if in_sql is None else None)
@@ -101,21 +113,25 @@ def translate(
     return where_sql(query, dialect), order_by_sql(sort, fields, dialect), plan
 
 
-def estimate_sql(query: Filter, packed: Packed, dialect: Dialect) -> SQL:
+def estimate_sql(
+    query: Filter, packed: Packed, dialect: Dialect, names: Names | None = None
+) -> SQL:
     """The WHERE condition whose plan estimates the matches' number: the SQL part with each
     figure's condition on its coarse key alone. ANDed with the exact condition on the same
     figure, the planner would multiply two selectivities of one test (a tenth of a tenth for
     ``cpu_percent > 90``), a tenfold underestimate."""
-    split = split_query(query, packed, exact=False)
+    split = split_query(query, packed, exact=False, names=names)
     return where_sql(split.sql or And(()), dialect)
 
 
-def split_query(query: Filter, packed: Packed, *, exact: bool = True) -> Split:
+def split_query(
+    query: Filter, packed: Packed, *, exact: bool = True, names: Names | None = None
+) -> Split:
     items = query.items if isinstance(query, And) else (query,)
     in_sql: list[Filter] = []
     in_hub: list[Filter] = []
     for item in items:
-        translated = _in_sql(item, packed, exact=exact)
+        translated = _in_sql(item, packed, exact=exact, names=names)
         if translated is None:
             in_hub.append(item)
         else:
@@ -162,9 +178,15 @@ def _column_target(target: Target, sql: str) -> Target:
     return Target(target.name, "column", Column(sql, "number"), None, ())
 
 
-def _in_sql(query: Filter, packed: Packed, *, exact: bool = True) -> Filter | None:
+def _in_sql(
+    query: Filter, packed: Packed, *, exact: bool = True, names: Names | None = None
+) -> Filter | None:
     """``query`` in terms SQL can read, or None; ``exact`` False: a figure's coarse condition
     alone, where it has one."""
+    if isinstance(query, Field) and names is not None:
+        implied = _implied(query, packed, names)
+        if implied is not None:
+            return And((implied, query))
     if isinstance(query, Field):
         figure = _figure(query.target, packed)
         if figure is not None:
@@ -177,13 +199,55 @@ def _in_sql(query: Filter, packed: Packed, *, exact: bool = True) -> Filter | No
                 return condition
             return And((coarse, condition)) if exact else coarse
         return query if _readable(query.target, packed) else None
-    parts = [_in_sql(item, packed, exact=exact) for item in query.items]
+    parts = [_in_sql(item, packed, exact=exact, names=names) for item in query.items]
     if any(part is None for part in parts):
         return None
     kept = tuple(part for part in parts if part is not None)
     if isinstance(query, And):
         return And(kept)
     return Or(kept) if isinstance(query, Or) else Nor(kept)
+
+
+def named_values(query: Filter, packed: Packed) -> frozenset[str]:
+    """The values of ``packed.named``'s column that ``query`` asks for by equality or ``$in``
+    (what ``translate`` needs the ``names`` of)."""
+    found: set[str] = set()
+    _named_values(query, packed, found)
+    return frozenset(found)
+
+
+def _named_values(query: Filter, packed: Packed, found: set[str]) -> None:
+    if isinstance(query, Field):
+        values = _equal_values(query, packed)
+        found.update(values or ())
+        return
+    for item in query.items:
+        _named_values(item, packed, found)
+
+
+def _equal_values(query: Field, packed: Packed) -> tuple[str, ...] | None:
+    """The strings one of ``query``'s ops says the named column equals (None: no such op)."""
+    column = query.target.column
+    if packed.named is None or column is None or column.sql != packed.named[0]:
+        return None
+    for op in query.ops:
+        if isinstance(op, Eq) and isinstance(op.value, str):
+            return (op.value,)
+        if isinstance(op, In) and all(isinstance(value, str) for value in op.values):
+            return tuple(str(value) for value in op.values)
+    return None
+
+
+def _implied(query: Field, packed: Packed, names: Names) -> Field | None:
+    """``query``'s condition on the column its values name, or None. The values' rows are
+    every row that may hold them (``Packed.named``), so ANDed with ``query`` it changes no
+    answer."""
+    values = _equal_values(query, packed)
+    if values is None or packed.named is None:
+        return None
+    ids = sorted({found for value in values for found in names.get(value, ())})
+    column = Column(packed.named[1], "integer")
+    return Field(Target(query.target.name, "column", column, None, ()), (In(tuple(ids)),))
 
 
 _COARSE_OPS = {"$gt": "$gte", "$gte": "$gte", "$lt": "$lte", "$lte": "$lte"}
