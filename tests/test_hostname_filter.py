@@ -17,7 +17,6 @@ from test_query_indexes import _page
 from fleetwatch.app import Hub
 from fleetwatch.ingest.normalise import normalise
 from fleetwatch.store import open_store
-from fleetwatch.store.pg_snapshots import SummaryCache, packed_row
 
 pytestmark = pytest.mark.anyio
 
@@ -131,21 +130,6 @@ async def test_migration_0018_records_every_pair_and_drops_the_index(postgres_ur
         assert [tuple(row) for row in dependencies] == [(True,)]
     finally:
         await store.close()
-
-
-def test_derived_summaries_are_kept_by_snapshot_id_within_a_bound() -> None:
-    cache = SummaryCache(size=2)
-    rows = {}
-    for n, cpu in enumerate((10, 20, 30)):
-        document = _doc(f"h{n}", cpu)
-        row = packed_row(1, 1.0, document, normalise(document), "push")
-        assert row[-1] == b""  # no summary stored
-        rows[n] = row
-        summary = cache.summary(n, "push", row[-3], row[-2])
-        assert summary["cpu_percent"] == float(cpu)
-        assert summary["agent_version"] == "13.0-U6"
-    assert list(cache._kept) == [1, 2]  # the oldest asked for went
-    assert cache.summary(2, "push", b"", None)["cpu_percent"] == 30.0  # kept: not unpacked
 
 
 @pytest.mark.postgres

@@ -346,7 +346,8 @@ class Lists:
         estimated: bool,
     ) -> Response:
         enrich = self._enrichment(collection, principal)
-        records = [params.projection.apply(r) for r in await enrich(_records(collection, found))]
+        found_records = _records(collection, found, params.projection)
+        records = [params.projection.apply(r) for r in await enrich(found_records)]
         tail = _tail(params, total, estimated)
         body_bytes = orjson.dumps(
             {collection.name: records, "count": len(records), **tail, "success": True}
@@ -466,8 +467,12 @@ async def _as_is(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return records
 
 
-def _records(collection: Collection, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    return [collection.record(row) for row in rows]
+def _records(
+    collection: Collection, rows: list[tuple[Any, ...]], projection: Projection
+) -> list[dict[str, Any]]:
+    # What a row does not store (PostgreSQL's summaries) is derived only if it is sent.
+    derive = any(projection.needs(name) for name in collection.derived_fields)
+    return [collection.record(row, derive=derive) for row in rows]
 
 
 async def _stream(
@@ -484,7 +489,7 @@ async def _stream(
     yield b'{"' + collection.name.encode() + b'":['
     count = 0
     async for batch in rows:
-        records = await enrich(_records(collection, batch))
+        records = await enrich(_records(collection, batch, projection))
         chunk = b",".join(orjson.dumps(projection.apply(record)) for record in records)
         yield (b"," if count else b"") + chunk
         count += len(batch)

@@ -145,12 +145,18 @@ class Collection:
             sqls.extend(self.packed_extra)
         return ", ".join(sqls)
 
-    def record(self, row: Row) -> dict[str, Any]:
+    @property
+    def derived_fields(self) -> tuple[str, ...]:
+        """The fields ``derive`` gives (those whose SQL is a ``derived_json`` column)."""
+        return tuple(f.name for f in self.fields if f.sql in self.derived_json)
+
+    def record(self, row: Row, *, derive: bool = True) -> dict[str, Any]:
+        """The record as served; ``derive`` False leaves what the row does not store None."""
         document = self._document(row)
         record = dict(document) if isinstance(document, dict) else {}
         for spec, value in zip(self.fields, row, strict=False):
             if value == b"" and self.derive is not None:
-                record[spec.name] = self.derive(row, document)
+                record[spec.name] = self.derive(row, document) if derive else None
             else:
                 record[spec.name] = spec.to_json(value)
         return record
