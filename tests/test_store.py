@@ -33,6 +33,7 @@ from fleetwatch.store import (
 from fleetwatch.store.base import Statement, in_steps
 from fleetwatch.store.migrate import load_migrations
 from fleetwatch.store.postgres import mask_password
+from fleetwatch.store.query import Dialect
 
 pytestmark = pytest.mark.anyio
 
@@ -75,8 +76,12 @@ def event(system_id: int, begin: float, **changes: Any) -> EventRecord:
 # -- opening and migrations
 
 
+def _dialect(store_url: str) -> Dialect:
+    return "sqlite" if store_url.startswith("sqlite") else "postgres"
+
+
 async def test_migrations_recorded_and_reopen_idempotent(store_url: str) -> None:
-    expected = [(m.version, m.name) for m in load_migrations("sqlite")]
+    expected = [(m.version, m.name) for m in load_migrations(_dialect(store_url))]
     first = open_store(store_url)
     await first.open()
     system = await first.add_system("kept")
@@ -97,7 +102,7 @@ async def test_concurrent_opens_migrate_once(store_url: str) -> None:
     await asyncio.gather(*(s.open() for s in stores))
     await asyncio.gather(*(s.close() for s in stores))
     assert [v for v, _ in schema_versions(store_url)] == [
-        m.version for m in load_migrations("sqlite")
+        m.version for m in load_migrations(_dialect(store_url))
     ]
 
 

@@ -122,6 +122,14 @@ class FleetSQL(IdentitySQL):
 
     dialect: str
 
+    def _derived_summaries(self) -> SummaryCache:
+        """This store's derived summaries (snapshot ids are one database's)."""
+        found: SummaryCache | None = getattr(self, "_summary_cache", None)
+        if found is None:
+            found = SummaryCache()
+            self._summary_cache = found
+        return found
+
     async def fleet_version(self) -> tuple[object, ...]:
         """A value that differs whenever ``fleet_overview`` (or a check's state) would."""
         tags = "tags" if self.dialect == "sqlite" else "tags::text"
@@ -132,7 +140,7 @@ class FleetSQL(IdentitySQL):
         rows = await self._select(
             _FLEET.format(summary=_SUMMARY[self.dialect], derive=_DERIVE[self.dialect]), ()
         )
-        return await _fleet_rows(rows)
+        return await _fleet_rows(rows, self._derived_summaries())
 
     def _fleet_where(self, where: FleetFilter) -> tuple[str, list[object]]:
         clauses, params = ["s.source <> 'checks'"], list[object]()
@@ -163,7 +171,7 @@ class FleetSQL(IdentitySQL):
             ),
             (*params, ALL_ROWS if limit is None else limit, offset),
         )
-        found = await _fleet_rows(rows)
+        found = await _fleet_rows(rows, self._derived_summaries())
         if limit is None and offset == 0:
             return found, len(found)
         total = await self._select(_TOTAL.format(where=condition), params)
@@ -253,13 +261,13 @@ class FleetSQL(IdentitySQL):
 THREAD_ROWS = 500
 
 
-async def _fleet_rows(rows: list[tuple[Any, ...]]) -> list[FleetRow]:
+async def _fleet_rows(rows: list[tuple[Any, ...]], derived: SummaryCache) -> list[FleetRow]:
     if len(rows) < THREAD_ROWS:
-        return [_fleet_row(row) for row in rows]
-    return await asyncio.to_thread(lambda: [_fleet_row(row) for row in rows])
+        return [_fleet_row(row, derived) for row in rows]
+    return await asyncio.to_thread(lambda: [_fleet_row(row, derived) for row in rows])
 
 
-def _fleet_row(row: tuple[Any, ...]) -> FleetRow:
+def _fleet_row(row: tuple[Any, ...], derived: SummaryCache) -> FleetRow:
     sid, name, hostname, source, created, last_seen, tags, snapshot_at, summary, events = row[:10]
     return FleetRow(
         id=int(sid),
@@ -270,17 +278,14 @@ def _fleet_row(row: tuple[Any, ...]) -> FleetRow:
         last_seen=last_seen,
         tags=tuple(_json(tags) or ()),
         snapshot_at=snapshot_at,
-        summary=_summary(summary, row[11:]) or {},
+        summary=_summary(summary, row[11:], derived) or {},
         open_events=int(events or 0),
         stale=bool(row[10]) if len(row) > 10 else False,
     )
 
 
-_DERIVED = SummaryCache()
-
-
-def _summary(summary: Any, derive_from: tuple[Any, ...]) -> Any:
+def _summary(summary: Any, derive_from: tuple[Any, ...], derived: SummaryCache) -> Any:
     if summary != b"" or not derive_from or derive_from[0] is None:
         return _json(summary)
     snapshot_id, source, document_z, normalized_z = derive_from
-    return _DERIVED.summary(int(snapshot_id), str(source), bytes(document_z), normalized_z)
+    return derived.summary(int(snapshot_id), str(source), bytes(document_z), normalized_z)
