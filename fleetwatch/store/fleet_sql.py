@@ -3,7 +3,9 @@
 ``fleet_overview`` answers every system with the summary of its newest snapshot and its count of
 open events in one statement, whatever the fleet's size: each system's newest snapshot is one
 seek in the ``(system_id, created_at)`` index, and only the small ``summary`` column is read,
-never a whole document.
+never a whole document; except on PostgreSQL, which stores no summary since migration 0018: the
+packed document comes along, and the summary derived from it is kept by snapshot id
+(``SummaryCache``), so a system is derived again only once it has pushed since.
 
 Tags are kept on systems, hosts and services as a sorted JSON array (migration 0006).
 """
