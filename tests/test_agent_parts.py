@@ -98,10 +98,10 @@ CHUNKED = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\n3\
 
 def test_a_connection_the_hub_closed_is_opened_again_without_a_failure() -> None:
     server = OneShotServer(CHUNKED)
-    connection = HubConnection(server.url, timeout=5)
+    connection = HubConnection(server.url, timeout=5, http1=True)
     assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
     deadline = time.monotonic() + 5
-    while connection._sock is not None and connection._idle_and_open(connection._sock):
+    while connection._wire is not None and connection._wire.alive():
         assert time.monotonic() < deadline  # the server's close reaches us
         time.sleep(0.01)
     assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
@@ -118,3 +118,27 @@ def test_the_agent_refuses_a_hub_url_it_cannot_use() -> None:
         HubConnection("ftp://hub")
     with pytest.raises(ValueError, match="TLS context"):
         HubConnection("https://hub")
+
+
+def test_a_hub_that_answers_http2_in_http1_gets_http1_from_then_on() -> None:
+    # As uvicorn or an HTTP/1-only proxy does: "400 Invalid HTTP request" to the preface.
+    server = OneShotServer(CHUNKED)
+    connection = HubConnection(server.url, timeout=5)
+    assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
+    assert connection.http1
+    assert server.requests[0].startswith(b"PRI * HTTP/2.0\r\n\r\n")
+    assert server.requests[1].startswith(b"PUT /prefix/x HTTP/1.1\r\n")
+    assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
+    assert (connection.opened, server.connections) == (3, 3)  # no HTTP/2 tried again
+    assert server.requests[2].startswith(b"PUT /prefix/x HTTP/1.1\r\n")
+    connection.close()
+    server.close()
+
+
+def test_a_hub_down_at_the_first_try_is_not_taken_for_http1() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+    connection = HubConnection(f"http://127.0.0.1:{port}", timeout=5)
+    with pytest.raises(Unreachable):
+        connection.request("PUT", "/x", b"{}", {})
+    assert not connection.http1
