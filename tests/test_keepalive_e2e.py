@@ -39,27 +39,6 @@ PUSHES = 4
 INTERVAL = "2"  # seconds between pushes: twice the header deadline
 
 
-def run_agent(hub_url: str, token: str, spool: Path, proxy: CountingProxy,
-              pushes: int = PUSHES, *extra: str) -> str:  # fmt: skip
-    """``fleetwatch push`` until ``pushes`` requests went through the proxy; its log."""
-    agent = subprocess.Popen(
-        [sys.executable, "-m", "fleetwatch", "push", "--hub", hub_url, "--interval", INTERVAL,
-         "--spool", str(spool), *extra],
-        env={**os.environ, "FLEETWATCH_TOKEN": token}, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and proxy.requests() < pushes:
-            assert agent.poll() is None, agent.communicate()[1]
-            time.sleep(0.1)
-    finally:
-        agent.send_signal(signal.SIGTERM)
-        _, log = agent.communicate(timeout=10)
-        proxy.close()
-    assert agent.returncode == 0, log
-    return log
-
-
 class H2Proxy(CountingProxy):
     """Counts connections and reads the HTTP/2 requests back from what the agent sent."""
 
@@ -78,12 +57,33 @@ class H2Proxy(CountingProxy):
         done: list[int] = []
         for event in server.receive_data(sent):
             if isinstance(event, h2.events.RequestReceived):
-                heads[event.stream_id] = dict(event.headers)  # type: ignore[arg-type]
+                heads[event.stream_id] = dict(event.headers)
             elif isinstance(event, h2.events.DataReceived):
                 bodies[event.stream_id] = bodies.get(event.stream_id, b"") + (event.data or b"")
             elif isinstance(event, h2.events.StreamEnded):
                 done.append(event.stream_id)
         return [(heads[s], bodies.get(s, b"")) for s in done]
+
+
+def run_agent(hub_url: str, token: str, spool: Path, proxy: H2Proxy,
+              pushes: int = PUSHES, *extra: str) -> str:  # fmt: skip
+    """``fleetwatch push`` until ``pushes`` requests went through the proxy; its log."""
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "fleetwatch", "push", "--hub", hub_url, "--interval", INTERVAL,
+         "--spool", str(spool), *extra],
+        env={**os.environ, "FLEETWATCH_TOKEN": token}, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and proxy.requests() < pushes:
+            assert agent.poll() is None, agent.communicate()[1]
+            time.sleep(0.1)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        _, log = agent.communicate(timeout=10)
+        proxy.close()
+    assert agent.returncode == 0, log
+    return log
 
 
 def test_push_keeps_one_http2_connection_across_intervals_longer_than_the_header_deadline(
@@ -180,7 +180,8 @@ def test_idle_connections_are_shut_down_after_their_deadlines(tmp_path: Path) ->
         assert kept.alive()  # idle 2.5 s: kept
         assert kept.exchange("GET", "/api/4/status", b"", {})[0] == 200
         after = closed_within(kept, 8)
-        assert after is not None and 2.5 < after < 6, after
+        assert after is not None
+        assert 2.5 < after < 6, after
         silent.close()
         mute.close()
         kept.close()
