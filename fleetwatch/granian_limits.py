@@ -182,7 +182,7 @@ class ConnectionReaper:
     def _count(self) -> int:
         """Open descriptors: Linux 6.2+ tells their number as the size of /proc/self/fd
         (~3 µs); listing them costs ~3 µs each, 30 ms at 10,000."""
-        size = os.stat(self.fd_dir).st_size
+        size = os.stat(self.fd_dir).st_size if str(self.fd_dir).startswith("/proc/") else 0
         return size if size > 0 else len(os.listdir(self.fd_dir))
 
     def _no_scan(self) -> int:

@@ -15,8 +15,8 @@ memory, where httpx (with its h2 support) would be ~18 MiB.
 
 from __future__ import annotations
 
-import select
 import socket
+import sys
 
 import h2.config
 import h2.connection
@@ -61,11 +61,22 @@ class H2Wire:
     def alive(self) -> bool:
         """Whether the connection is still usable: reads what the hub sent between requests
         (settings, window updates, a ping to answer, or a GOAWAY) without waiting."""
+        timeout = self.sock.gettimeout()
         try:
-            while not self.ended and select.select([self.sock], [], [], 0)[0]:
+            # Read until it would wait (not select(): TLS may hold no application data).
+            self.sock.settimeout(0)
+            while not self.ended:
                 self._receive()
+        except OSError as exc:
+            if not _would_block(exc):
+                return False
+        except (ValueError, h2.exceptions.H2Error):
+            return False
+        finally:
+            self.sock.settimeout(timeout)
+        try:
             self._flush()
-        except (OSError, ValueError):
+        except OSError:
             return False
         return not self.ended
 
@@ -152,3 +163,10 @@ class H2Wire:
     def _flush(self) -> None:
         if data := self.h2.data_to_send():
             self.sock.sendall(data)
+
+
+def _would_block(exc: OSError) -> bool:
+    if isinstance(exc, BlockingIOError):
+        return True
+    ssl = sys.modules.get("ssl")  # loaded only for an https:// hub
+    return ssl is not None and isinstance(exc, ssl.SSLWantReadError)
