@@ -9,8 +9,8 @@ pushes a minute apart. Over ``http://`` the agent speaks it with prior knowledge
 ``https://`` when the hub picks it by ALPN.
 
 ``h2`` is sans-I/O (no threads, no event loop): the agent writes what it says to the socket
-and feeds it what the socket reads, one request at a time. It is ~2 MiB of the agent's
-memory, where httpx (with its h2 support) would be ~18 MiB.
+and feeds it what the socket reads, one request at a time. It costs the agent 1.1 MiB
+resident (19.9 MiB against 18.8 with ``--http1``), where httpx would add ~18 MiB.
 """
 
 from __future__ import annotations
