@@ -165,7 +165,7 @@ def closed_by_peer(sock: socket.socket) -> bool:
 
 
 def test_idle_connections_are_shut_down_after_their_deadlines(tmp_path: Path) -> None:
-    env = {**SHORT, "FLEETWATCH_SERVER_IDLE_TIMEOUT_SECONDS": "3"}
+    env = {**SHORT, "FLEETWATCH_SERVER_IDLE_TIMEOUT_SECONDS": "4"}
     with ServeProcess(tmp_path, env=env) as hub:
         kept = h2_connection(hub.url)
         assert kept.exchange("GET", "/api/4/status", b"", {})[0] == 200
@@ -174,14 +174,14 @@ def test_idle_connections_are_shut_down_after_their_deadlines(tmp_path: Path) ->
         mute = h2_connection(hub.url)
         mute._flush()
         silent = silent_connection(hub.url)
-        time.sleep(2.5)  # past the 1 s header deadline, within the 3 s idle timeout
+        time.sleep(3)  # past the 1 s header deadline (looks 0.5 s apart), within the 4 s idle
         assert closed_by_peer(silent)
         assert not mute.alive()
-        assert kept.alive()  # idle 2.5 s: kept
+        assert kept.alive()  # idle 3 s: kept
         assert kept.exchange("GET", "/api/4/status", b"", {})[0] == 200
-        after = closed_within(kept, 8)
+        after = closed_within(kept, 10)
         assert after is not None
-        assert 2.5 < after < 6, after
+        assert 3.5 < after < 8, after
         silent.close()
         mute.close()
         kept.close()
@@ -197,7 +197,7 @@ def test_near_the_ceiling_the_longest_idle_are_shed_and_a_newcomer_gets_in(
         older = [h2_connection(hub.url, "127.0.0.2") for _ in range(30)]
         for wire in older:
             assert wire.exchange("GET", "/api/4/status", b"", {})[0] == 200
-        time.sleep(2.5)
+        time.sleep(3)
         assert sum(not wire.alive() for wire in older) == 30 - 24
         newer = [h2_connection(hub.url, "127.0.0.3") for _ in range(16)]
         for wire in newer:
