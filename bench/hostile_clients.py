@@ -6,7 +6,10 @@ second meanwhile. Two attacks, as issue #17 found them:
 
 * ``body``: a login (no credential needed) with ``Content-Length: 100000`` and one byte,
   then a byte every few seconds;
-* ``headers``: a request line, then one header byte a second, never the blank line.
+* ``headers``: a request line, then one header byte a second, never the blank line;
+* ``silent``: not a byte (Granian, choosing HTTP/1 or 2 by the first bytes, waited forever);
+* ``h2``: the HTTP/2 preface and settings, then a PING a second, never a request (Granian's
+  header deadline is HTTP/1.1's only: the hub's idle look shuts these down).
 
 Reported: connections the attacker still holds open, sampled each second; the longest a
 connection stayed open; the prober's p50/p99 and its failures (a probe that gets no answer
@@ -36,7 +39,9 @@ from bench import _procs, _report
 
 ATTACKER = "127.0.0.2"
 PROBER = "127.0.0.1"
-TRICKLE_SECONDS = {"body": 3.0, "headers": 1.0}
+TRICKLE_SECONDS = {"body": 3.0, "headers": 1.0, "silent": 1.0, "h2": 1.0}
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes.fromhex("000000040000000000")
+H2_PING = bytes.fromhex("000008060000000000") + bytes(8)
 
 
 @dataclass
@@ -79,14 +84,18 @@ async def one_slow_client(port: int, attack: str, flood: Flood, stop_at: float) 
         first = b"POST /api/v1/login HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         first += b"Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"
         trickle = b" "
-    else:
+    elif attack == "headers":
         first, trickle = b"GET /api/4/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", b"a"
+    elif attack == "h2":
+        first, trickle = H2_PREFACE, H2_PING
+    else:
+        first, trickle = b"", b""
     reading = asyncio.create_task(_status_of(reader, flood))
     try:
         writer.write(first)
         while time.monotonic() < stop_at and not reading.done():
             await asyncio.wait({reading}, timeout=TRICKLE_SECONDS[attack])
-            if not reading.done():
+            if not reading.done() and trickle:
                 writer.write(trickle)
                 await writer.drain()
     except (OSError, ConnectionError):

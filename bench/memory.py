@@ -134,6 +134,7 @@ def agent_round(root: Path, args: argparse.Namespace, rnd: int) -> tuple[int, in
     try:
         argv = [exe, "push", "--hub", f"http://127.0.0.1:{port}", "--interval", "1",
                 "--spool", str(root / f"spool-{rnd}")]  # fmt: skip
+        argv += ["--http1"] if args.http1 else []
         agent = _procs.spawn(f"agent-{rnd}", argv, port=port, log_path=root / f"agent-{rnd}.log",
                              env={"FLEETWATCH_TOKEN": token})  # fmt: skip
         try:
@@ -168,6 +169,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=40, help="GETs per route per server")
     p.add_argument("--connections", type=int, default=4, help="keep-alive connections at once")
     p.add_argument("--pushes", type=int, default=6, help="documents the agent sends first")
+    p.add_argument(
+        "--http1",
+        action="store_true",
+        help="the agent speaks HTTP/1.1 only (as before HTTP/2: h2 is not loaded)",
+    )
     p.add_argument("--refresh", type=int, default=2, help="seconds between collections")
     p.add_argument("--settle", type=float, default=3.0, help="seconds before and after load")
     return p.parse_args(argv)

@@ -489,6 +489,7 @@ def connection_limits(config: Config) -> ConnectionLimits:
     """The ``server.*`` limits on slow and greedy clients; ConfigError when one is not > 0."""
     limits = ConnectionLimits(
         header_timeout=float(config.get("server", "header_timeout_seconds")),
+        idle_timeout=float(config.get("server", "idle_timeout_seconds")),
         body_timeout=float(config.get("server", "body_timeout_seconds")),
         body_min_rate=int(config.get("server", "body_min_bytes_per_second")),
         max_connections=int(config.get("server", "max_connections")),
@@ -496,6 +497,7 @@ def connection_limits(config: Config) -> ConnectionLimits:
         reserved=int(config.get("server", "reserved_connections")),
     )
     for name, value in (("header_timeout_seconds", limits.header_timeout),
+                        ("idle_timeout_seconds", limits.idle_timeout),
                         ("body_timeout_seconds", limits.body_timeout),
                         ("body_min_bytes_per_second", limits.body_min_rate),
                         ("max_connections", limits.max_connections),

@@ -50,9 +50,15 @@ DEFAULT_SPOOL = Path.home() / ".local" / "state" / "fleetwatch" / "spool"
     show_default=True,
     help="Most documents kept; the oldest go first when full.",
 )
+@click.option(
+    "--http1",
+    is_flag=True,
+    help="Speak HTTP/1.1 only (by default HTTP/2 where the hub speaks it, one connection kept "
+    "across pushes; the agent falls back to HTTP/1.1 by itself where it does not).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def push(hub: str, token: str, interval: float, once: bool, insecure: bool, cafile: str | None,
-         spool_dir: Path, spool_size: int, verbose: bool) -> None:  # fmt: skip
+         spool_dir: Path, spool_size: int, http1: bool, verbose: bool) -> None:  # fmt: skip
     """Measure this machine and push its statistics to a hub (TrueCommand's submit_stats)."""
     from fleetwatch.agent.run import PushOptions  # noqa: PLC0415 - keeps `--help` fast
     from fleetwatch.agent.run import push as run_push  # noqa: PLC0415
@@ -60,6 +66,8 @@ def push(hub: str, token: str, interval: float, once: bool, insecure: bool, cafi
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    for chatty in ("h2", "hpack"):  # a line per frame and header field at debug
+        logging.getLogger(chatty).setLevel(logging.INFO)
     stopping: list[int] = []
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -69,7 +77,7 @@ def push(hub: str, token: str, interval: float, once: bool, insecure: bool, cafi
     signal.signal(signal.SIGINT, on_signal)
     options = PushOptions(hub=hub, token=token, interval=interval, once=once,
                           spool_dir=spool_dir, spool_size=spool_size, insecure=insecure,
-                          cafile=cafile)  # fmt: skip
+                          cafile=cafile, http1=http1)  # fmt: skip
     try:
         delivered = run_push(options, stop=lambda: bool(stopping))
     except Rejected as exc:

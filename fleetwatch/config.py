@@ -59,6 +59,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "header_timeout_seconds", float, 10.0,
             "Seconds a client has to send a request's headers, from its connection or its "
             "previous response; then the connection is closed."),
+    Setting("server", "idle_timeout_seconds", float, 75.0,
+            "Seconds an HTTP/2 connection may stay open with no request (Granian): longer "
+            "than the agent's 60 s interval, so its connection is kept across pushes."),
     Setting("server", "body_timeout_seconds", float, 10.0,
             "Seconds a request body may take, plus the time its bytes so far take at "
             "body_min_bytes_per_second; then 408 and the connection is closed."),

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from fleetwatch.api.asgi import ASGIApp
 from fleetwatch.api.client_limits import ConnectionLimits
-from fleetwatch.granian_limits import ConnectionReaper
+from fleetwatch.granian_limits import ConnectionActivity, ConnectionReaper
 
 __all__ = ["ENGINES", "Engine", "make_engine"]
 
@@ -62,6 +62,8 @@ class GranianEngine:
                 self._shd = SocketHolder(os.dup(sock.fileno()), False, BACKLOG)  # type: ignore[call-arg,assignment]
 
         host, port = sock.getsockname()[:2]
+        # Which connections are busy and since when the others are idle, for the reaper.
+        activity = ConnectionActivity(app)
         # Granian's own log lines go to ours (warnings and errors only), not to its stdout.
         routed: dict[str, Any] = {
             "version": 1,
@@ -71,7 +73,7 @@ class GranianEngine:
             "loggers": {"_granian": {"propagate": True}, "granian.access": {"propagate": True}},
         }
         self.server = OnOurSocket(
-            app,
+            activity,
             address=host,
             port=port,
             interface=Interfaces.ASGINL,  # no lifespan: the hub starts and stops its own parts
@@ -83,7 +85,9 @@ class GranianEngine:
             # it is the hub's connection ceiling; the ASGI layer keeps a reserve inside it.
             backpressure=limits.max_connections,
             # A deadline on the whole head, from the connection (or the previous response):
-            # trickling a header byte at a time does not extend it.
+            # trickling a header byte at a time does not extend it. HTTP/1.1 only, and
+            # also its idle keep-alive limit; HTTP/2 connections and ones that never send a
+            # byte are the reaper's (server.idle_timeout_seconds).
             http1_settings=HTTP1Settings(header_read_timeout=int(limits.header_timeout * 1000)),
             log_level=LogLevels.warning,
             log_dictconfig=routed,
@@ -95,9 +99,10 @@ class GranianEngine:
         )
         self.server.workers_kill_timeout = GRACEFUL_SECONDS
         logging.getLogger("_granian").addFilter(_QuietExperimentalNotice())
-        # Granian has no cap per client address on connections still sending headers: the
-        # hub enforces one from outside it (see fleetwatch.granian_limits).
-        self.reaper = ConnectionReaper(port, limits)
+        # Granian has no cap per client address on connections still sending headers, and
+        # no idle timeout on HTTP/2: the hub enforces both from outside it (see
+        # fleetwatch.granian_limits).
+        self.reaper = ConnectionReaper(port, limits, activity=activity, family=sock.family)
 
     async def serve(self) -> None:
         if not self.reaper.usable:

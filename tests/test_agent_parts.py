@@ -8,6 +8,9 @@ import threading
 import time
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.events
 import orjson
 import pytest
 
@@ -98,10 +101,10 @@ CHUNKED = b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\n3\
 
 def test_a_connection_the_hub_closed_is_opened_again_without_a_failure() -> None:
     server = OneShotServer(CHUNKED)
-    connection = HubConnection(server.url, timeout=5)
+    connection = HubConnection(server.url, timeout=5, http1=True)
     assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
     deadline = time.monotonic() + 5
-    while connection._sock is not None and connection._idle_and_open(connection._sock):
+    while connection._wire is not None and connection._wire.alive():
         assert time.monotonic() < deadline  # the server's close reaches us
         time.sleep(0.01)
     assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
@@ -118,3 +121,78 @@ def test_the_agent_refuses_a_hub_url_it_cannot_use() -> None:
         HubConnection("ftp://hub")
     with pytest.raises(ValueError, match="TLS context"):
         HubConnection("https://hub")
+
+
+def test_a_hub_that_answers_http2_in_http1_gets_http1_from_then_on() -> None:
+    # As uvicorn or an HTTP/1-only proxy does: "400 Invalid HTTP request" to the preface.
+    server = OneShotServer(CHUNKED)
+    connection = HubConnection(server.url, timeout=5)
+    assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
+    assert connection.http1
+    assert server.requests[0].startswith(b"PRI * HTTP/2.0\r\n\r\n")
+    assert server.requests[1].startswith(b"PUT /prefix/x HTTP/1.1\r\n")
+    assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
+    assert (connection.opened, server.connections) == (3, 3)  # no HTTP/2 tried again
+    assert server.requests[2].startswith(b"PUT /prefix/x HTTP/1.1\r\n")
+    connection.close()
+    server.close()
+
+
+def test_a_hub_down_at_the_first_try_is_not_taken_for_http1() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+    connection = HubConnection(f"http://127.0.0.1:{port}", timeout=5)
+    with pytest.raises(Unreachable):
+        connection.request("PUT", "/x", b"{}", {})
+    assert not connection.http1
+
+
+class H2OneShotServer:
+    """A loopback HTTP/2 server (the h2 package, server side) that answers each connection's
+    first request, then says GOAWAY and closes it, as a hub does when it stops or sheds."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.listener.accept()
+                self.connections += 1
+                with conn:
+                    self._answer_one(conn)
+
+    @staticmethod
+    def _answer_one(conn: socket.socket) -> None:
+        server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        server.initiate_connection()
+        conn.sendall(server.data_to_send())
+        while data := conn.recv(65536):
+            for event in server.receive_data(data):
+                if isinstance(event, h2.events.StreamEnded):
+                    server.send_headers(event.stream_id, [(":status", "200")])
+                    server.send_data(event.stream_id, b'{"a":1}', end_stream=True)
+                    server.close_connection(last_stream_id=event.stream_id)
+                    conn.sendall(server.data_to_send())
+                    return
+            conn.sendall(server.data_to_send())
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
+
+
+def test_after_a_goaway_the_next_request_goes_on_a_fresh_http2_connection() -> None:
+    server = H2OneShotServer()
+    connection = HubConnection(server.url, timeout=5)
+    for _ in range(3):
+        assert connection.request("PUT", "/x", b"{}", {}) == (200, b'{"a":1}')
+        assert connection.version in ("HTTP/2", "")  # closed after the GOAWAY, or about to
+    assert (connection.opened, server.connections) == (3, 3)
+    assert not connection.http1
+    connection.close()
+    server.close()

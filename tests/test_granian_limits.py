@@ -19,7 +19,7 @@ from serving import ServeProcess
 from test_slow_clients_e2e import HEAD_FIRST, Held, hold
 
 from fleetwatch.api.client_limits import ConnectionLimits
-from fleetwatch.granian_limits import ConnectionReaper
+from fleetwatch.granian_limits import ConnectionActivity, ConnectionReaper
 
 
 @pytest.fixture
@@ -73,6 +73,53 @@ def test_below_the_mark_nothing_is_looked_at(listening: socket.socket) -> None:
     pairs = [connect(listening, "127.0.0.2") for _ in range(20)]
     try:
         assert ConnectionReaper(port, limits).check() == 0
+    finally:
+        for client, accepted in pairs:
+            client.close()
+            accepted.close()
+
+
+def test_idle_connections_go_busy_and_recent_ones_stay(listening: socket.socket) -> None:
+    port = listening.getsockname()[1]
+    limits = ConnectionLimits(header_timeout=5, idle_timeout=10)
+    activity = ConnectionActivity(app=None)  # type: ignore[arg-type]
+    reaper = ConnectionReaper(port, limits, activity=activity)
+    pairs = [connect(listening, "127.0.0.2") for _ in range(4)]
+    peers = [client.getsockname() for client, _ in pairs]
+    now = time.monotonic()
+    try:
+        assert reaper._cut_idle(now, shed=False) == 0  # first seen now
+        activity.busy[peers[0]] = 1  # a request in progress (a live stream, say)
+        activity.last[peers[0]] = now - 100
+        activity.last[peers[1]] = now + 15  # idle 5 s at the next look
+        activity.last[peers[2]] = now + 1  # idle 19 s: past the idle timeout
+        # peers[3] never made a request: 20 s after it was first seen, past the header one
+        assert reaper._cut_idle(now + 20, shed=False) == 2
+        assert [ended_by_peer(client) for client, _ in pairs] == [False, False, True, True]
+        assert reaper.idle_cut == 2
+    finally:
+        for client, accepted in pairs:
+            client.close()
+            accepted.close()
+
+
+def test_near_the_ceiling_the_longest_idle_are_shed(listening: socket.socket) -> None:
+    port = listening.getsockname()[1]
+    # Shedding from 5 connections (6 less the reserve of 1) down to 4.
+    limits = ConnectionLimits(max_connections=6, reserved=1, idle_timeout=100)
+    activity = ConnectionActivity(app=None)  # type: ignore[arg-type]
+    reaper = ConnectionReaper(port, limits, activity=activity)
+    pairs = [connect(listening, "127.0.0.2") for _ in range(6)]
+    now = time.monotonic()
+    try:
+        reaper._cut_idle(now, shed=False)
+        for age, (client, _) in zip([3, 50, 2, 40, 0.5, 5], pairs, strict=True):
+            activity.last[client.getsockname()] = now + 10 - age
+        assert reaper._cut_idle(now + 10, shed=True) == 2
+        # Idle 50 and 40 s go; idle half a second is never shed (between two requests).
+        ended = [ended_by_peer(client) for client, _ in pairs]
+        assert ended == [False, True, False, True, False, False]
+        assert reaper.shed == 2
     finally:
         for client, accepted in pairs:
             client.close()

@@ -37,6 +37,7 @@ class PushOptions:
     insecure: bool = False
     cafile: str | None = None
     timeout: float = 10.0
+    http1: bool = False
 
 
 def _tls(options: PushOptions) -> ssl.SSLContext | None:
@@ -59,7 +60,7 @@ def push(options: PushOptions, stop: Callable[[], bool] = lambda: False) -> bool
 
     Raises ``Rejected`` when the hub refuses the token: retrying cannot help.
     """
-    connection = HubConnection(options.hub, _tls(options), options.timeout)
+    connection = HubConnection(options.hub, _tls(options), options.timeout, options.http1)
     spool = Spool(options.spool_dir, options.spool_size)
     builder = DocumentBuilder()
     builder.build()

@@ -46,6 +46,7 @@ class ConnectionLimits:
     """The ``server.*`` limits on slow and greedy clients (see config.py for their meaning)."""
 
     header_timeout: float = 10.0
+    idle_timeout: float = 75.0
     body_timeout: float = 10.0
     body_min_rate: int = 1024
     max_connections: int = 4096
