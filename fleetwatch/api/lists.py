@@ -58,7 +58,8 @@ __all__ = ["ListLimits", "ListParams", "Lists", "parse_list_params"]
 
 Enrich = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 # WHERE, ORDER BY, what the hub does besides, and the WHERE the planner estimates totals from.
-Translated = tuple[SQL, SQL, HubPlan | None, SQL]
+# WHERE, ORDER BY, what the hub does besides, what the planner estimates, what is counted.
+Translated = tuple[SQL, SQL, HubPlan | None, SQL, SQL]
 PARAMETERS = frozenset({"query", "fields", "sort", "offset", "count"})
 STREAM_BATCH = 500
 MAX_LITERAL = 65_536
@@ -246,12 +247,15 @@ class Lists:
             where, order, plan = translate(
                 params.query, params.sort, collection.field_map, dialect, packed, names
             )
-            estimate = (
-                where if packed is None else estimate_sql(params.query, packed, dialect, names)
-            )
+            estimate = where if packed is None else estimate_sql(params.query, packed, dialect)
+            counted = where
+            if names:
+                # Counted on the hostname's own index (index-only), not on its systems' rows:
+                # the systems are only what orders a page.
+                counted = translate(params.query, (), collection.field_map, dialect, packed)[0]
         except InvalidQuery as exc:
             raise QueryError(str(exc), exc.error_type) from None
-        return where, order, plan, estimate
+        return where, order, plan, estimate, counted
 
     async def _answer(
         self,
@@ -262,21 +266,21 @@ class Lists:
         budget: Budget,
     ) -> Response:
         dialect = self.store.dialect
-        where, order, plan, estimate = sql
+        where, order, plan, estimate, counted = sql
         if plan is not None:
             return await self._hub_answer(
-                collection, params, (where, order, estimate), plan, principal, budget
+                collection, params, (where, order, estimate, counted), plan, principal, budget
             )
         if dialect == "postgres" and params.count is not None:
             # The page does not depend on the total there: both at once, on two connections.
             page = page_sql(collection, where, order, dialect,
                             offset=params.offset, limit=params.count)  # fmt: skip
             (total, estimated, _), found = await asyncio.gather(
-                self._total(collection, where, budget, estimate),
+                self._total(collection, counted, budget, estimate),
                 self.store.select(page.text, page.params, time_limit=budget.left()),
             )
             return await self._page(collection, params, principal, found, total, estimated)
-        total, estimated, density = await self._total(collection, where, budget, estimate)
+        total, estimated, density = await self._total(collection, counted, budget, estimate)
         source = None
         if density >= HINT_DENSITY and len(params.sort) == 1 and params.sort[0].descending:
             # Plenty of matches among the newest rows: walking the sort index newest-first
@@ -300,13 +304,13 @@ class Lists:
         self,
         collection: Collection,
         params: ListParams,
-        sql: tuple[SQL, SQL, SQL],
+        sql: tuple[SQL, SQL, SQL, SQL],
         plan: HubPlan,
         principal: Principal,
         budget: Budget,
     ) -> Response:
         """The page or stream when the hub filters or sorts part of it (``lists_hub``)."""
-        where, order, estimate = sql
+        where, order, estimate, counted = sql
         enrich = self._enrichment(collection, principal)
         if params.count is None:
             tally = Tally()
@@ -326,7 +330,7 @@ class Lists:
             return StreamingResponse(body, media_type="application/json")
 
         async def candidates() -> tuple[int, bool]:
-            total, estimated, _ = await self._total(collection, where, budget, estimate)
+            total, estimated, _ = await self._total(collection, counted, budget, estimate)
             return total, estimated
 
         scan = Scan(self.store, collection, where, order, budget.left)

@@ -113,14 +113,12 @@ def translate(
     return where_sql(query, dialect), order_by_sql(sort, fields, dialect), plan
 
 
-def estimate_sql(
-    query: Filter, packed: Packed, dialect: Dialect, names: Names | None = None
-) -> SQL:
+def estimate_sql(query: Filter, packed: Packed, dialect: Dialect) -> SQL:
     """The WHERE condition whose plan estimates the matches' number: the SQL part with each
     figure's condition on its coarse key alone. ANDed with the exact condition on the same
     figure, the planner would multiply two selectivities of one test (a tenth of a tenth for
     ``cpu_percent > 90``), a tenfold underestimate."""
-    split = split_query(query, packed, exact=False, names=names)
+    split = split_query(query, packed, exact=False)
     return where_sql(split.sql or And(()), dialect)
 
 
