@@ -109,7 +109,7 @@ def packed_row(
         *(_figure(texts.summary.get(name)) for name in FIGURE_COLUMNS),
         source,
         snapshot_hostname(document),
-        pack(texts.document),
+        pack(texts.document, dense=True),
         _packed_normalized(source, document, texts.normalized),
         b"",  # the summary: derived from the document and its normal form when read
     )
