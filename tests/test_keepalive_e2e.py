@@ -195,22 +195,31 @@ def test_near_the_ceiling_the_longest_idle_are_shed_and_a_newcomer_gets_in(
     env = {"FLEETWATCH_SERVER_MAX_CONNECTIONS": "40", "FLEETWATCH_SERVER_RESERVED_CONNECTIONS": "8"}
     with ServeProcess(tmp_path, env=env) as hub:
         older = [h2_connection(hub.url, "127.0.0.2") for _ in range(30)]
-        for wire in older:
-            assert wire.exchange("GET", "/api/4/status", b"", {})[0] == 200
-        time.sleep(3)
-        assert sum(not wire.alive() for wire in older) == 30 - 24
-        newer = [h2_connection(hub.url, "127.0.0.3") for _ in range(16)]
-        for wire in newer:
-            assert wire.exchange("GET", "/api/4/status", b"", {})[0] == 200
-        # The ceiling is full of kept connections, none idle a second yet: a new client
-        # waits in the backlog until the hub sheds the longest idle.
-        started = time.monotonic()
-        answer = httpx.get(f"{hub.url}/api/4/status", timeout=15)
-        waited = time.monotonic() - started
-        assert answer.status_code == 200
-        assert waited < 5, waited
-        assert all(wire.alive() for wire in newer)  # the shorter idle are kept
-        assert sum(wire.alive() for wire in older) <= 24 - 16
-        for wire in older + newer:
-            wire.close()
+        newer: list[H2Wire] = []
+        try:
+            for wire in older:
+                assert wire.exchange("GET", "/api/4/status", b"", {})[0] == 200
+            time.sleep(3)
+            assert sum(not wire.alive() for wire in older) == 30 - 24
+            newer = [h2_connection(hub.url, "127.0.0.3") for _ in range(16)]
+            for wire in newer:
+                assert wire.exchange("GET", "/api/4/status", b"", {})[0] == 200
+            # The ceiling is full of kept connections, none idle a second yet: a new client
+            # waits in the backlog until the hub sheds the longest idle.
+            started = time.monotonic()
+            answer = httpx.get(f"{hub.url}/api/4/status", timeout=15)
+            waited = time.monotonic() - started
+            assert answer.status_code == 200
+            assert waited < 5, waited
+            # The first look may have shed only what let the newcomer in (it can count the
+            # newer connections before all of them were accepted, on a loaded machine); the
+            # next ones, a second apart near the ceiling, shed the older down to the mark.
+            settled = time.monotonic() + 5
+            while sum(wire.alive() for wire in older) > 24 - 16 and time.monotonic() < settled:
+                time.sleep(0.2)
+            assert sum(wire.alive() for wire in older) <= 24 - 16
+            assert all(wire.alive() for wire in newer)  # the shorter idle are kept
+        finally:
+            for wire in older + newer:
+                wire.close()
     assert any("longest idle connections" in line for line in hub.log), hub.log
