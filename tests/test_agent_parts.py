@@ -70,10 +70,10 @@ class OneShotServer:
     """A loopback HTTP server that answers each connection's first request, then closes it
     (as the hub does with a connection left idle): counts connections and requests."""
 
-    def __init__(self, answer: bytes) -> None:
+    def __init__(self, answer: bytes = b"", path: str = "/prefix/") -> None:
         self.answer = answer
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/prefix/"
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}{path}"
         self.connections = 0
         self.requests: list[bytes] = []
         threading.Thread(target=self._serve, daemon=True).start()
@@ -84,11 +84,14 @@ class OneShotServer:
                 conn, _ = self.listener.accept()
                 self.connections += 1
                 with conn:
-                    head = b""
-                    while b"\r\n\r\n" not in head:
-                        head += conn.recv(65536)
-                    self.requests.append(head)
-                    conn.sendall(self.answer)
+                    self._answer_one(conn)
+
+    def _answer_one(self, conn: socket.socket) -> None:
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += conn.recv(65536)
+        self.requests.append(head)
+        conn.sendall(self.answer)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -147,26 +150,14 @@ def test_a_hub_down_at_the_first_try_is_not_taken_for_http1() -> None:
     assert not connection.http1
 
 
-class H2OneShotServer:
+class H2OneShotServer(OneShotServer):
     """A loopback HTTP/2 server (the h2 package, server side) that answers each connection's
     first request, then says GOAWAY and closes it, as a hub does when it stops or sheds."""
 
     def __init__(self) -> None:
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        self.connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(path="")
 
-    def _serve(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = self.listener.accept()
-                self.connections += 1
-                with conn:
-                    self._answer_one(conn)
-
-    @staticmethod
-    def _answer_one(conn: socket.socket) -> None:
+    def _answer_one(self, conn: socket.socket) -> None:
         server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         server.initiate_connection()
         conn.sendall(server.data_to_send())
@@ -179,11 +170,6 @@ class H2OneShotServer:
                     conn.sendall(server.data_to_send())
                     return
             conn.sendall(server.data_to_send())
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
 
 
 def test_after_a_goaway_the_next_request_goes_on_a_fresh_http2_connection() -> None:
