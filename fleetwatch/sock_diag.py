@@ -46,6 +46,11 @@ def _request(port: int, family: int) -> bytes:
 def established(port: int, family: int, known: dict[int, Peer]) -> dict[int, Peer]:
     """{socket inode: peer} of the established connections to local ``port``.
 
+    Connections still in the listening socket's accept queue are left out: they have no
+    socket file yet, so the kernel gives them all inode 0, and no descriptor to shut them
+    down by (they are the server's to accept, not idle connections). Under load the queue
+    is seldom empty: counted as one connection at inode 0, they looked like one that had
+    sent nothing for many header deadlines.
     ``known`` (a previous answer) saves decoding the peer of connections seen before.
     OSError when netlink is not there.
     """
@@ -63,13 +68,17 @@ def established(port: int, family: int, known: dict[int, Peer]) -> dict[int, Pee
                 if kind == NLMSG_ERROR:
                     raise OSError("sock_diag refused the request")
                 inode = int.from_bytes(data[at + _INODE : at + _INODE + 4], "little")
+                at_next = at + ((length + 3) & ~3)
+                if inode == 0:  # not accepted yet
+                    at = at_next
+                    continue
                 peer = known.get(inode)
                 if peer is None:
                     address = socket.inet_ntop(family, data[at + _DST : at + _DST + width])
                     port_of = int.from_bytes(data[at + _DPORT : at + _DPORT + 2], "big")
                     peer = (_plain(address), port_of)
                 found[inode] = peer
-                at += (length + 3) & ~3
+                at = at_next
             if not data:
                 return found
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ from test_slow_clients_e2e import HEAD_FIRST, Held, hold
 
 from fleetwatch.api.client_limits import ConnectionLimits
 from fleetwatch.granian_limits import ConnectionActivity, ConnectionReaper
+from fleetwatch.sock_diag import established
 
 
 @pytest.fixture
@@ -124,6 +127,65 @@ def test_near_the_ceiling_the_longest_idle_are_shed(listening: socket.socket) ->
         for client, accepted in pairs:
             client.close()
             accepted.close()
+
+
+def test_connections_not_accepted_yet_are_not_looked_at() -> None:
+    # Under load the accept queue is seldom empty. The kernel names all of its connections
+    # inode 0 (no socket file yet): taken for one connection that never sent a request, it
+    # made every idle look walk every descriptor of the hub in search of it.
+    with socket.create_server(("127.0.0.1", 0), backlog=16) as server:
+        port = server.getsockname()[1]
+        queued = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        accepted, _ = server.accept()
+        try:
+            found = established(port, socket.AF_INET, {})
+            assert 0 not in found
+            assert list(found) == [socket_inode(accepted)]
+        finally:
+            accepted.close()
+            for client in queued:
+                client.close()
+
+
+def socket_inode(sock: socket.socket) -> int:
+    return int(Path(f"/proc/self/fd/{sock.fileno()}").readlink().name[8:-1])
+
+
+HOLDER = """
+import socket, sys, time
+server = socket.create_server(("127.0.0.1", 0))
+print(server.getsockname()[1], flush=True)
+held = [server.accept()[0] for _ in range(3)]
+sys.stdin.read()
+"""
+
+
+def test_a_connection_without_a_descriptor_here_costs_one_pass() -> None:
+    # Connections on the port that the look finds but this process holds no descriptor of
+    # (closing, or another process's): one pass over the descriptors looks for them, and the
+    # looks after it do not walk every descriptor again.
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout is not None
+    port = int(holder.stdout.readline())
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    limits = ConnectionLimits(header_timeout=5, idle_timeout=10)
+    activity = ConnectionActivity(app=None)  # type: ignore[arg-type]
+    reaper = ConnectionReaper(port, limits, activity=activity)
+    now = time.monotonic()
+    try:
+        deadline = now + 5
+        while len(established(port, socket.AF_INET, {})) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)  # the holder accepts them
+        assert reaper._cut_idle(now, shed=False) == 0  # first seen
+        for later in (20, 25, 30):  # past the header deadline: each look would cut them
+            assert reaper._cut_idle(now + later, shed=False) == 0
+        assert reaper.passes == 1
+        assert not any(ended_by_peer(client) for client in clients)
+    finally:
+        for client in clients:
+            client.close()
+        holder.communicate("")
 
 
 CEILING = 100
