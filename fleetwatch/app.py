@@ -547,7 +547,8 @@ class Notifications:
         if not deliver or self.mode == "off":
             return tasks
         if self.mode == "process" and self.process is not None:
-            tasks.append(asyncio.create_task(self.process.run(stop), name="notify-process"))
+            tasks.append(asyncio.create_task(self._process(stop, self.process),
+                                             name="notify-process"))  # fmt: skip
             return tasks
         tasks.append(
             asyncio.create_task(
@@ -556,6 +557,20 @@ class Notifications:
         )
         tasks.append(asyncio.create_task(self.worker.run(stop), name="notify-deliver"))
         return tasks
+
+    async def _process(self, stop: asyncio.Event, process: DeliveryProcess) -> None:
+        """The delivery child starts with the first channel, and stays until the hub stops.
+
+        With no channel there is nothing to send, and the child (a second interpreter,
+        ~34 MiB) would only keep the incidents. The hub keeps them meanwhile (so a rule made
+        later knows what is open, and old outbox rows are not read against it) and leaves the
+        dispatcher's lead to the child once a channel exists.
+        """
+        await self.dispatcher.run(stop, self.worker.poll_seconds, until_channel=True)
+        if stop.is_set():
+            return
+        await self.admin.store.give_up_lead()
+        await process.run(stop)
 
 
 def build_notifications(config: Config, store: Store) -> Notifications:

@@ -111,7 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("notify", "enabled", bool, True,
             "Run the notification dispatcher and delivery worker in this hub."),
     Setting("notify", "worker", str, "process",
-            "Where delivery runs: process (a child of the hub), inline (in the hub's own "
+            "Where delivery runs: process (a child of the hub, from the first channel on), "
+            "inline (in the hub's own "
             "process) or off (run `fleetwatch notify worker` elsewhere)."),
     Setting("notify", "worker_nice", int, 10,
             "How much the delivery process lowers its CPU priority (nice, 0-19): under a "

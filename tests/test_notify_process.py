@@ -11,11 +11,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+import orjson
 import psutil
 import pytest
 from notify_parts import Receiver
 from serving import ServeProcess, run_cli
-from test_notify_e2e import AUTO, prepare, report
+from test_notify_e2e import AUTO, PASSWORD, USER, cli, prepare, report
 
 pytestmark = pytest.mark.e2e
 
@@ -72,6 +74,40 @@ def test_the_child_delivers_is_restarted_and_dies_with_the_hub(tmp_path: Path) -
         # The hub died without a word: its child must not outlive it.
         until(lambda: gone(second.pid), seconds=5)
         assert len({r.headers["Idempotency-Key"] for r in receiver.received}) == 3
+
+
+def test_the_child_starts_with_the_first_channel(tmp_path: Path) -> None:
+    # With no channel there is nothing to send: the hub keeps the incidents itself, and the
+    # child (a second interpreter) starts only once a channel exists.
+    cli("user", "add", USER, "--group", "admin", "--password-stdin",
+        "--data-dir", str(tmp_path), stdin=PASSWORD + "\n",
+        module="fleetwatch.cli_admin")  # fmt: skip
+    with Receiver() as receiver, ServeProcess(tmp_path, env=AUTO) as hub:
+        assert hub.proc is not None
+        report(hub.url, range(2))  # two problems open ...
+        report(hub.url, range(1, 2), code=0)  # ... and one of them ends
+        time.sleep(1.5)  # three dispatch cycles
+        assert delivery_children(hub.proc.pid) == []
+        with httpx.Client(base_url=hub.url, auth=(USER, PASSWORD), timeout=30) as client:
+            made = client.post(
+                "/api/v1/notifications.channels.create",
+                json={"name": "hook", "url": f"webhook+{receiver.url}/hook"},
+            )
+            assert made.status_code == 200, made.text
+            made = client.post(
+                "/api/v1/notifications.rules.create",
+                json={"name": "checks", "channels": ["hook"], "kinds": ["check"]},
+            )
+            assert made.status_code == 200, made.text
+        until(lambda: delivery_children(hub.proc.pid))  # type: ignore[union-attr]
+        # The problem still open is told (the rule's first message is due at once); the one
+        # that ended before the rule existed is not.
+        until(lambda: len(receiver.received) >= 1)
+        report(hub.url, range(2, 3))  # a new problem, dispatched by the child
+        until(lambda: len(receiver.received) >= 2)
+        time.sleep(1.5)
+    titles = sorted(orjson.loads(r.body)["title"] for r in receiver.received)
+    assert titles == ["CRITICAL web1 / job0: job 0 failed", "CRITICAL web1 / job2: job 2 failed"]
 
 
 def test_worker_off_and_the_cli_worker(tmp_path: Path) -> None:

@@ -218,3 +218,6 @@ class NotifyStore(Protocol):
     async def try_lead(self) -> bool:
         """True while this process may run the fleet-wide notification dispatcher (one hub
         of those sharing a PostgreSQL database; always on SQLite, which has one hub)."""
+
+    async def give_up_lead(self) -> None:
+        """Let another process lead (this hub's delivery child, once it starts)."""

@@ -304,3 +304,6 @@ class NotifySQL(IdentitySQL):
 
     async def try_lead(self) -> bool:
         return True
+
+    async def give_up_lead(self) -> None:
+        return None

@@ -197,9 +197,7 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
             await self._pool.close()
             self._pool = None
         await self._discard_writer_connection()
-        lead, self._lead_conn = self._lead_conn, None
-        if lead is not None:
-            await lead.close()
+        await self.give_up_lead()
         await self._locks.close()
         await self._notices.close_unlocked()
 
@@ -237,6 +235,11 @@ class PostgresStore(FleetSQL, RollupSQL, CheckSQL, NotifySQL, HubSQL):
             self._lead_conn = None
             raise self._translate(exc) from exc
         return bool(row and row[0])
+
+    async def give_up_lead(self) -> None:
+        lead, self._lead_conn = self._lead_conn, None
+        if lead is not None:
+            await lead.close()  # the server releases the session's advisory lock
 
     # -- systems
 

@@ -78,15 +78,21 @@ class Dispatcher:
         # Called once deliveries were queued: the worker sends them now, not at its next poll.
         self.on_deliveries: Callable[[], None] | None = None
         self._queued = False
+        self.has_channels = False  # whether the store held a channel at the last cycle
         self._writes: list[asyncio.Future[None]] = []
         self._next_due_scan = 0.0  # the clock's time of the next look at every open incident
 
-    async def run(self, stop: asyncio.Event, every: float = 0.5) -> None:
+    async def run(
+        self, stop: asyncio.Event, every: float = 0.5, *, until_channel: bool = False
+    ) -> None:
+        """Dispatch until ``stop``; with ``until_channel``, only until it has seen a channel."""
         while not stop.is_set():
             try:
                 await self.run_once()
             except StoreError as exc:
                 log.warning("notifications: the store failed (%s); trying again", exc)
+            if until_channel and self.has_channels:
+                return
             self.wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(stop, self.wakeup), timeout=every)
@@ -175,6 +181,7 @@ class Dispatcher:
             except RuleError as exc:  # stored by an older version, say: skip, say so
                 log.warning("notification rule %s is not valid (%s); skipped", record.name, exc)
         channels = {c.name: c.id for c in await self.store.list_channels()}
+        self.has_channels = bool(channels)
         return Cycle(rules, channels, self.clock(), await self.store.objects_in_downtime())
 
     async def _system(self, system_id: int) -> str:
