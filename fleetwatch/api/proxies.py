@@ -21,7 +21,6 @@ import ipaddress
 from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 __all__ = ["PROXIED", "Network", "TrustedProxies", "parse_trusted_proxies"]
 
@@ -51,6 +50,10 @@ class TrustedProxies:
     def __init__(self, app: ASGIApp, networks: Sequence[Network]) -> None:
         self.app = app
         self.networks = tuple(networks)
+        # Here, not at the top: uvicorn (1.8 MiB resident) is loaded only by a hub that has
+        # trusted proxies (or runs on the uvicorn engine).
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware  # noqa: PLC0415
+
         self._forwarded = ProxyHeadersMiddleware(
             app,  # type: ignore[arg-type]  # uvicorn's own ASGI types, the same protocol
             trusted_hosts=[str(network) for network in self.networks],
