@@ -7,6 +7,8 @@ in a child of the hub instead, with a store connection of its own: on SQLite the
 shared, and the child's writes are group commits like the hub's, so it holds the writer lock
 briefly and seldom.
 
+The hub starts the child with the first channel (``Notifications._process`` in ``app.py``):
+with none there is nothing to send, and the hub keeps the incidents itself until then.
 ``DeliveryProcess`` is the hub's side: it starts the child, restarts it (with a growing pause)
 when it dies, and stops it with the hub. The child cannot outlive the hub: its stdin is a pipe
 from the hub, and end of file (the hub exited, however it died) stops it; on Linux it also asks
