@@ -112,8 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Run the notification dispatcher and delivery worker in this hub."),
     Setting("notify", "worker", str, "process",
             "Where delivery runs: process (a child of the hub, from the first channel on), "
-            "inline (in the hub's own "
-            "process) or off (run `fleetwatch notify worker` elsewhere)."),
+            "inline (in the hub's own process) or off (run `fleetwatch notify worker` "
+            "elsewhere)."),
     Setting("notify", "worker_nice", int, 10,
             "How much the delivery process lowers its CPU priority (nice, 0-19): under a "
             "storm the cores go to ingestion first, and the messages follow."),

@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["socket_fds"]
@@ -26,7 +27,7 @@ CHUNK = 1000
 _PREFIX = b"socket:["
 
 
-def _libc_readlink() -> ctypes._NamedFuncPointer | None:
+def _libc_readlink() -> Callable[[bytes, ctypes.Array[ctypes.c_char], int], int] | None:
     with contextlib.suppress(OSError, AttributeError):
         function = ctypes.PyDLL(None).readlink  # PyDLL: the GIL is kept during the call
         function.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t]
