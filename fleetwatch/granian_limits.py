@@ -283,7 +283,7 @@ class ConnectionReaper:
         # elsewhere on this machine may have the same port number on another local address
         # (the push bench's 10,000 clients had 2-3 of them).
         if any(inode not in self._fds and inode not in self._unfound for inode in inodes):
-            self._fds = self._socket_fds()
+            self._fds = socket_fds(self.fd_dir)
             self._unfound = {inode for inode in self._seen if inode not in self._fds}
             self.passes += 1
         done = 0
@@ -305,9 +305,6 @@ class ConnectionReaper:
             finally:
                 sock.detach()
         return done
-
-    def _socket_fds(self) -> dict[int, int]:
-        return socket_fds(self.fd_dir)
 
     def _client_of(self, fd: int) -> str | None:
         """The client address of ``fd`` if it is a connection accepted on our port."""
