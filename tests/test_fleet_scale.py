@@ -19,7 +19,7 @@ from fleetwatch.api.whole_fleet import WHOLE_SECONDS
 from fleetwatch.app import Hub, build_hub
 from fleetwatch.config import load_config
 from fleetwatch.engine.downsample import DownsampleJob
-from fleetwatch.model.rollup import MINUTE
+from fleetwatch.model.rollup import HOUR, MINUTE, bucket_of
 from fleetwatch.store import EventRecord
 
 pytestmark = pytest.mark.anyio
@@ -212,11 +212,20 @@ class CountingStore:
         return await self.store.snapshot_summaries(system_id, *args)
 
 
+def first_pass_time() -> float:
+    """When the first pass runs: the seeded snapshots' minute is closed, and no hour closes in
+    the 12 minutes the test goes on (a closing hour rolls up every system that spoke in it)."""
+    start = NOW + 2 * MINUTE
+    if bucket_of(start + 15 * MINUTE, HOUR) > bucket_of(NOW, HOUR):
+        start = bucket_of(NOW, HOUR) + HOUR + 2 * MINUTE
+    return start
+
+
 async def test_the_roll_up_pass_visits_only_systems_that_reported(hub: Hub) -> None:
     store = hub.store
     spy = CountingStore(store)
-    clock = [NOW + 2 * MINUTE]  # the seeded snapshots' minute is closed
-    job = DownsampleJob(spy, hub.live.specs, clock=lambda: clock[0], first_days=0.01)
+    clock = [first_pass_time()]
+    job = DownsampleJob(spy, hub.live.specs, clock=lambda: clock[0], first_days=0.05)
     await job.roll_up()  # the first pass rolls up the seeded snapshots
     assert len(spy.summaries) == SEEN
     spy.summaries.clear()
