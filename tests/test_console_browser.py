@@ -415,6 +415,31 @@ def test_scheduling_and_deleting_a_downtime(page: Page, fleet: Fleet) -> None:
     expect(page.locator(f'{disk} [data-badge="downtime"]')).to_have_count(0)
 
 
+def test_a_browser_clock_an_hour_ahead_keeps_the_hubs_time(page: Page, fleet: Fleet) -> None:
+    """A laptop whose clock is an hour fast: ages, charts and downtimes follow the hub's clock,
+    learned from its answers' Date headers (the browser's own would say "60 min ago" and put the
+    downtime an hour in the future, not in force)."""
+    page.clock.install(time=time.time() + HOUR)
+    fleet.push("db1")
+    sign_in(page, fleet.url, "alice")
+    page.goto(f"{fleet.url}/")
+    seen = page.locator('tr[data-system="db1"] time.ago')
+    expect(seen).to_have_text(re.compile(r"^\d+ s ago$"))
+    offset = page.evaluate(
+        "async () => (await import('/static/hubclock.js')).hubNow() - Date.now() / 1000"
+    )
+    assert -HOUR - 3 < offset < -HOUR + 3
+    sign_in(page, fleet.url, "sam")
+    disk = 'tr[data-object="nas1;disk"]'
+    page.get_by_label("Downtime minutes for nas1;disk").fill("30")
+    page.get_by_label("Downtime comment for nas1;disk").fill("fast clock")
+    page.locator(f"{disk} button.downtime").click()
+    expect(page.locator(f'{disk} [data-badge="downtime"]')).to_have_text("DOWNTIME")
+    shot(page, "checks-fast-clock")
+    page.locator(f"{disk} button.danger", has_text="Delete downtime").click()
+    expect(page.locator(f'{disk} [data-badge="downtime"]')).to_have_count(0)
+
+
 def test_managing_notifications_and_a_test_send(page: Page, fleet: Fleet) -> None:
     with Receiver() as receiver:
         sign_in(page, fleet.url, "alice")

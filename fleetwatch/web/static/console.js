@@ -3,6 +3,8 @@
 // Data from the hub is only ever inserted as text or as nodes of a page the hub rendered
 // (autoescaped); nothing here builds markup from strings.
 
+import { hubFetch, hubNow } from "./hubclock.js";
+
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
 const refreshSeconds = Math.max(1, Number(meta("fleetwatch-refresh")) || 5);
 
@@ -23,7 +25,7 @@ function ago(seconds) {
 }
 
 function tick(root = document) {
-  const now = Date.now() / 1000;
+  const now = hubNow();
   for (const el of root.querySelectorAll("time.ago[data-epoch]")) {
     const epoch = Number(el.dataset.epoch);
     el.textContent = ago(now - epoch);
@@ -60,7 +62,7 @@ export async function refresh() {
   try {
     const headers = { "X-Console-Poll": "1" };
     if (etag) headers["If-None-Match"] = etag;
-    const response = await fetch(location.href, {
+    const response = await hubFetch(location.href, {
       headers, cache: "no-store", credentials: "same-origin", redirect: "manual",
     });
     if (response.type === "opaqueredirect" || response.status === 401) {
@@ -144,7 +146,7 @@ function fieldsOf(form) {
   }
   if (form.dataset.downtime !== undefined) {
     // A downtime from now for so many minutes: the command API takes its start and end.
-    const start = Math.floor(Date.now() / 1000);
+    const start = Math.floor(hubNow());
     out.start_time = start;
     out.end_time = start + Number(out.minutes) * 60;
     delete out.minutes;
@@ -155,7 +157,7 @@ function fieldsOf(form) {
 async function act(form) {
   const output = form.querySelector("[data-result]");
   if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
-  const response = await fetch(form.dataset.api, {
+  const response = await hubFetch(form.dataset.api, {
     method: "POST",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
     body: JSON.stringify(fieldsOf(form)),
@@ -191,5 +193,11 @@ document.addEventListener("submit", (event) => {
 
 for (const form of document.querySelectorAll("form[data-autosubmit]")) autosubmit(form);
 enhance();
+if (document.querySelector("time.ago[data-epoch], form[data-downtime]")) {
+  // Learn the hub's clock at once rather than at the first refresh, so a browser whose clock is
+  // off shows the right ages within a moment of loading.
+  const probe = { method: "HEAD", cache: "no-store", credentials: "same-origin", redirect: "manual" };
+  hubFetch(location.href, probe).then(() => tick(), () => {});
+}
 setInterval(() => tick(), 1000);
 startLive();

@@ -2,6 +2,7 @@
 // unchanged fleet is a 304), draws the counts, the problems and one row per system, and sorts
 // and filters in the browser. Every value from the hub goes in as text (textContent).
 import { prefix } from "./console.js";
+import { hubFetch, hubNow } from "./hubclock.js";
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.content ?? "";
 const refreshSeconds = Math.max(1, Number(meta("fleetwatch-refresh")) || 5);
@@ -30,7 +31,7 @@ function time(epoch) {
   if (!epoch) return el("span", "na", "never");
   const node = el("time", "ago", "");
   node.dataset.epoch = String(epoch);
-  node.textContent = ago(Date.now() / 1000 - epoch);
+  node.textContent = ago(hubNow() - epoch);
   return node;
 }
 
@@ -257,7 +258,7 @@ async function load() {
   inFlight = true;
   try {
     // The first read takes the response the page preloaded (same URL, mode and credentials).
-    const response = await fetch(`${prefix()}/fleet.json${hubFilters()}`, etag
+    const response = await hubFetch(`${prefix()}/fleet.json${hubFilters()}`, etag
       ? { headers: { "If-None-Match": etag }, cache: "no-store", credentials: "include" }
       : { credentials: "include" });
     if (response.status === 401) {

@@ -3,6 +3,7 @@
 // level (raw snapshots, 1-minute or 1-hour rollups) and names it in X-Fleetwatch-Resolution.
 import uPlot from "../assets/uPlot.esm.js";
 import { prefix } from "./console.js";
+import { hubFetch, hubNow } from "./hubclock.js";
 
 const LEVELS = { raw: "raw snapshots", 60: "1-minute rollups", 3600: "1-hour rollups" };
 const COLOURS = ["#2f7ed8", "#e4572e", "#29a36a", "#a05cc8", "#f2a541", "#17becf", "#8c564b", "#d62790"];
@@ -40,7 +41,7 @@ function columns(history, match) {
 }
 
 function draw(figure, names, data, range) {
-  const to = Date.now() / 1000;
+  const to = hubNow();
   const from = to - (SPANS[range] ?? 3600);
   const plot = figure.querySelector(".plot");
   charts.get(figure)?.destroy();
@@ -69,7 +70,7 @@ async function load(figure, range) {
   const url = `${prefix()}/systems/${encodeURIComponent(system)}/api/4/${figure.dataset.plugin}/history?range=${range}`;
   let response;
   try {
-    response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    response = await hubFetch(url, { credentials: "same-origin", cache: "no-store" });
   } catch {
     caption.textContent = "cannot reach the hub";
     return;
