@@ -9,9 +9,10 @@ deadline at a time (4,500 such connections from one address: 3 of 193 status pro
 
 Granian's connections are sockets of this process, though. A few times a second the hub
 counts its open files (cheap); once they come near the ceiling (within
-``server.reserved_connections``), it asks the kernel for the connections on its own port (one
-netlink dump, ``fleetwatch.sock_diag``), groups them by client address, and shuts down the connections an address holds beyond
-``server.max_connections_per_address`` (when it held too many at the look before as well).
+``server.reserved_connections``), it asks the kernel for the connections on its own port
+(one netlink dump, ``fleetwatch.sock_diag``), groups them by client address, and shuts down
+the connections an address holds beyond ``server.max_connections_per_address`` (when it held
+too many at the look before as well).
 Granian sees the connection end, closes it and takes the next one, so the places of the
 ceiling go back to everyone else. Below that mark nothing is scanned: a large fleet's many
 kept-alive connections cost nothing here.
@@ -59,7 +60,6 @@ CHECK_SECONDS = 0.25
 FD_DIR = Path("/proc/self/fd")
 # Near the ceiling with no address over its cap, scans come this many times less often.
 IDLE_FACTOR = 4
-TCP_ESTABLISHED = 1  # tcpi_state, the first byte of TCP_INFO (linux/tcp_states.h)
 # Idle connections are looked for every half header deadline, at most this far apart.
 IDLE_LOOK_SECONDS = 5.0
 # Near the ceiling a connection idle at least this long may be shed (not one between two
