@@ -4,10 +4,10 @@
 // offset learned from the hub's answers.
 //
 // Each answer's Date header (whole seconds) bounds the offset: the hub wrote it between the
-// request leaving and the answer arriving. A server may refresh the header it sends only once a
-// second (uvicorn does), so a header stands for up to two seconds of the hub's clock. The bounds of successive answers narrow the offset
-// to about a second; bounds that stop overlapping mean one of the clocks jumped, and the
-// newest answer alone counts again.
+// request leaving and the answer arriving. A server may refresh the header it sends only once
+// a second (uvicorn does), so a header stands for up to two seconds of the hub's clock. The
+// bounds of successive answers narrow the offset to about a second; bounds that stop
+// overlapping mean one of the clocks jumped, and the newest answer alone counts again.
 
 let low = -Infinity;
 let high = Infinity;
