@@ -341,6 +341,11 @@ def test_a_system_page_draws_hour_rows_for_30_days(page: Page, fleet: Fleet) -> 
     expect(cpu).to_have_attribute("data-resolution", "3600")
     assert int(cpu.get_attribute("data-points") or 0) >= HOUR_ROWS
     expect(cpu.locator("canvas")).to_have_count(1)
+    expect(cpu).to_have_attribute("data-dots", "false")
+    # Memory has only this test run's minutes: over 30 days a line would have no length.
+    memory = page.locator('figure[data-plugin="mem"]')
+    expect(memory).to_have_attribute("data-dots", "true")
+    expect(memory.locator("figcaption")).to_contain_text(re.compile(r"^\d+ points? · "))
     expect(page.locator('button[data-range="30d"]')).to_have_attribute("aria-pressed", "true")
     shot(page, "system")
 

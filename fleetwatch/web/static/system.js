@@ -48,12 +48,19 @@ function draw(figure, names, data, range) {
   const unit = figure.dataset.unit;
   const format = formatter(unit);
   const axis = { stroke: css("--muted"), grid: { stroke: css("--line"), width: 1 }, ticks: { stroke: css("--line") } };
+  const width = Math.max(240, plot.clientWidth);
+  // A system added minutes ago, seen over 30 days: its points share a few pixels, where a line
+  // has no length and uPlot leaves the points out. Drawn as dots, they show it is there.
+  const times = data[0];
+  const crowded = width * (times[times.length - 1] - times[0]) / (to - from) < 8;
+  figure.dataset.dots = String(crowded);
   const chart = new uPlot({
-    width: Math.max(240, plot.clientWidth),
+    width,
     height: 180,
     series: [{}, ...names.map((name, i) => ({
       label: name.replace(/_rate_per_sec$/, "").replace(/_percent$/, ""),
       stroke: COLOURS[i], width: 1.5, value: (_, v) => format(v), spanGaps: false,
+      points: crowded ? { show: true, size: 7, fill: COLOURS[i] } : {},
     }))],
     axes: [axis, { ...axis, size: 76, values: (_, ticks) => ticks.map(format) }],
     scales: { x: { time: true, range: () => [from, to] } },
@@ -92,7 +99,8 @@ async function load(figure, range) {
     return;
   }
   draw(figure, names, data, range);
-  caption.textContent = `${data[0].length} points · ${LEVELS[level] ?? level} · ${range}`;
+  const count = data[0].length;
+  caption.textContent = `${count} point${count === 1 ? "" : "s"} · ${LEVELS[level] ?? level} · ${range}`;
   document.getElementById("resolution").textContent = `read from ${LEVELS[level] ?? level}`;
 }
 
