@@ -195,9 +195,10 @@ for (const form of document.querySelectorAll("form[data-autosubmit]")) autosubmi
 enhance();
 if (document.querySelector("time.ago[data-epoch], form[data-downtime]")) {
   // Learn the hub's clock at once rather than at the first refresh, so a browser whose clock is
-  // off shows the right ages within a moment of loading.
-  const probe = { method: "HEAD", cache: "no-store", credentials: "same-origin", redirect: "manual" };
-  hubFetch(location.href, probe).then(() => tick(), () => {});
+  // off shows the right ages within a moment of loading. A static file's HEAD: the page itself
+  // would be rendered a second time for its Date header alone.
+  const probe = { method: "HEAD", cache: "no-store", credentials: "same-origin" };
+  hubFetch(`${prefix()}/static/hubclock.js`, probe).then(() => tick(), () => {});
 }
 setInterval(() => tick(), 1000);
 startLive();
